@@ -1,0 +1,132 @@
+"""Taking in a mention: validate it, store it once, and queue its triage card in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from escalation.models import Mention, Outbox, OutboxKind
+
+MAX_TEXT = 10_000
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[^\s\x00-\x1f]{1,128}$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+
+
+class Source(StrEnum):
+    X = "x"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    THREADS = "threads"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    LINKEDIN = "linkedin"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+    REDDIT = "reddit"
+    OTHER = "other"
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    handle: Annotated[str, StringConstraints(pattern=r"^@?[^\s\x00-\x1f]{1,255}$")]
+    display_name: Name | None = None
+    followers: int = Field(default=0, ge=0, le=10_000_000_000)
+    verified: bool = False
+
+
+class NewMention(BaseModel):
+    """A mention as a source or the webhook hands it over. Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    source: Source
+    external_id: Identifier
+    url: HttpUrl | None = None
+    author: Author
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    created_at: AwareDatetime
+    conversation_id: Identifier | None = None
+    in_reply_to: Identifier | None = None
+    lang: Language | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if "\x00" in value or not value.strip():
+            raise ValueError("text must hold visible characters and no NUL")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _web_link(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and len(str(value)) > 2048:
+            raise ValueError("url must be at most 2048 characters")
+        return value
+
+
+def record_mention(
+    *, db: Session, mention: NewMention, triage_channel: str, now: datetime
+) -> tuple[Mention, bool]:
+    """Store `mention` unless (source, external_id) is known; queue its card. True if new."""
+    existing = _find(db, mention)
+    if existing is not None:
+        return existing, False
+    row = _row(mention, now)
+    try:
+        with db.begin_nested():
+            db.add(row)
+    except IntegrityError:  # another request stored it between our look and our insert
+        return _find(db, mention), False
+    db.add(
+        Outbox(
+            dedupe_key=f"{OutboxKind.TRIAGE_CARD}:{row.id}",
+            kind=OutboxKind.TRIAGE_CARD,
+            channel=triage_channel,
+            mention_id=row.id,
+            due_at=now,
+            created_at=now,
+        )
+    )
+    return row, True
+
+
+def _find(db: Session, mention: NewMention) -> Mention | None:
+    query = select(Mention).where(
+        Mention.source == mention.source, Mention.external_id == mention.external_id
+    )
+    return db.scalar(query)
+
+
+def _row(mention: NewMention, now: datetime) -> Mention:
+    author = mention.author
+    return Mention(
+        source=mention.source,
+        external_id=mention.external_id,
+        url=str(mention.url) if mention.url else None,
+        author_handle=author.handle.removeprefix("@"),
+        author_display_name=author.display_name,
+        author_followers=author.followers,
+        author_verified=author.verified,
+        text=mention.text,
+        lang=mention.lang,
+        conversation_id=mention.conversation_id,
+        in_reply_to=mention.in_reply_to,
+        posted_at=min(mention.created_at, now + timedelta(minutes=5)),
+        received_at=now,
+    )
