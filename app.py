@@ -1,0 +1,117 @@
+"""Social escalation bot: social-media mentions become owned, deadline-tracked cases in Slack.
+
+Run with no command to try it: without Slack tokens it starts a built-in local Slack workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import ConfigError, load_org_config
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("app")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        from bot.logs import configure_logging
+
+        configure_logging(settings.log_level, settings.secret_values())
+        org = load_org_config(settings.bot_config)
+        return args.command(args, settings, org)
+    except (ConfigError, SettingsError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="app.py",
+        description=__doc__,
+        epilog="Settings come from the environment: see README.md, 'Settings'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.set_defaults(command=run)
+    commands = top.add_subparsers(title="commands", metavar="COMMAND")
+    commands.add_parser(
+        "run", help="the default: local workspace without Slack tokens, else serve"
+    ).set_defaults(command=run)
+    local = commands.add_parser(
+        "local", help="a built-in local Slack workspace fed with Brightwave sample mentions"
+    )
+    local.add_argument("--every", type=float, default=2.0, help="seconds between sample mentions")
+    local.set_defaults(command=run_local)
+    commands.add_parser(
+        "serve", help="HTTP mode for Slack (Socket Mode when SLACK_APP_TOKEN is set)"
+    ).set_defaults(command=serve)
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        command=migrate
+    )
+    replay = commands.add_parser("replay", help="take in mentions from a JSON Lines file")
+    replay.add_argument("file", type=Path, help="one mention a line, as POST /ingest takes them")
+    replay.set_defaults(command=run_replay)
+    return top
+
+
+def run(args, settings: Settings, org) -> int:
+    if settings.slack_bot_token is None:
+        args.every = 2.0
+        return run_local(args, settings, org)
+    return serve(args, settings, org)
+
+
+def serve(_args, settings: Settings, org) -> int:
+    from bot.runtime import build_replica
+
+    replica = build_replica(settings, org).start()
+    try:
+        replica.wait()
+    finally:
+        replica.stop()
+    return 0
+
+
+def run_local(args, settings: Settings, org) -> int:
+    from bot.local import run_local_workspace
+
+    run_local_workspace(settings, org, every=args.every)
+    return 0
+
+
+def migrate(_args, settings: Settings, _org) -> int:
+    from bot.db import migrate as upgrade
+
+    upgrade(settings.database_url)
+    print(f"database is up to date: {redact_url(settings.database_url)}")
+    return 0
+
+
+def run_replay(args, settings: Settings, org) -> int:
+    from bot.replay import replay_file
+
+    report = replay_file(args.file, settings, org)
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    print(json.dumps(report.counts()))
+    return 1 if report.problems else 0
+
+
+def redact_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

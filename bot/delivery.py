@@ -1,0 +1,325 @@
+"""The Slack delivery worker: sends the outbox, paced per channel, each message once.
+
+Each replica runs one worker thread. A job is taken in one short transaction (row locks with
+SKIP LOCKED on PostgreSQL, so replicas never take the same job), sent, and its result committed
+before the next is taken. A send whose outcome was never recorded (the replica died, the
+connection dropped) is marked `in_flight`; before sending it again the worker looks for it in the
+channel's history by the outbox id it carries in its metadata, so a crash does not post twice.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import random
+import threading
+import urllib.error
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import unit_of_work
+from bot.metrics import Metrics
+from bot.views import Message, triage_card
+from escalation.models import ChannelPace, Outbox, OutboxKind, OutboxStatus
+
+log = logging.getLogger(__name__)
+CANDIDATES = 25
+HISTORY_PAGES = 5
+MAX_BACKOFF = timedelta(minutes=5)
+METADATA_TYPE = "outbox"
+# Errors that say the message itself can never be sent; anything else is tried again later.
+PERMANENT_ERRORS = {
+    "invalid_blocks",
+    "msg_too_long",
+    "msg_blocks_too_long",
+    "no_text",
+    "invalid_arguments",
+    "invalid_metadata_format",
+    "channel_not_found",
+    "is_archived",
+    "not_in_channel",
+    "restricted_action",
+}
+NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """About `rate` messages a second per channel, with bursts of `burst`."""
+
+    rate: float = 1.0
+    burst: int = 3
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=1 / self.rate)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A job leased to this worker, with the message rendered from current state."""
+
+    id: int
+    kind: OutboxKind
+    channel: str
+    message: Message
+    created_at: datetime
+    uncertain: bool
+    channel_id: str | None
+
+
+RENDERERS: dict[OutboxKind, Callable[[Outbox], Message]] = {
+    OutboxKind.TRIAGE_CARD: lambda job: triage_card(job.mention),
+}
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        client: WebClient,
+        metrics: Metrics,
+        owner: str,
+        pacing: Pacing = Pacing(),
+        lease: timedelta = timedelta(seconds=60),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions, self.client, self.metrics = sessions, client, metrics
+        self.owner, self.pacing, self.lease, self.clock = owner, pacing, lease, clock
+        self.wake = threading.Event()
+
+    def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+        """Deliver until `stop` is set; `wake` cuts a wait short when new work is committed."""
+        while not stop.is_set():
+            try:
+                wait = self.deliver_one()
+            except Exception:  # the database may be restarting: log, wait, go on
+                log.exception("delivery worker: cycle failed; retrying")
+                wait = poll_seconds
+            if wait:
+                self.wake.wait(min(wait, poll_seconds))
+                self.wake.clear()
+
+    def deliver_one(self) -> float:
+        """Send one due job; returns 0 when it sent one, else how long nothing can be sent."""
+        taken, wait = self._take()
+        if taken is None:
+            return wait
+        if taken.uncertain:
+            self.metrics.uncertain.inc()
+            found = self._find_posted(taken)
+            if found:
+                log.warning("outbox %s: was posted before an interruption; not again", taken.id)
+                self._sent(taken, *found)
+                return 0.0
+        self._send(taken)
+        return 0.0
+
+    def _take(self) -> tuple[Taken | None, float]:
+        with unit_of_work(self.sessions) as db:
+            now = self.clock()
+            query = (
+                select(Outbox)
+                .where(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now)
+                .order_by(Outbox.due_at, Outbox.id)
+                .limit(CANDIDATES)
+                .with_for_update(skip_locked=True)
+            )
+            waits, busy = [], set()
+            for job in db.scalars(query):
+                if job.channel in busy:
+                    continue
+                wait = take_slot(db, channel=job.channel, now=now, pacing=self.pacing)
+                if wait is None:
+                    return self._lease(db, job, now), 0.0
+                busy.add(job.channel)
+                waits.append(wait)
+            return None, min(waits, default=float("inf"))
+
+    def _lease(self, db: Session, job: Outbox, now: datetime) -> Taken:
+        uncertain = job.in_flight
+        job.due_at, job.lease_owner = now + self.lease, self.owner
+        job.attempts += 1
+        job.in_flight = True
+        pace = db.get(ChannelPace, job.channel)
+        channel_id = pace.channel_id if pace else None
+        message = RENDERERS[job.kind](job)
+        return Taken(job.id, job.kind, job.channel, message, job.created_at, uncertain, channel_id)
+
+    def _send(self, taken: Taken) -> None:
+        try:
+            response = self.client.chat_postMessage(
+                channel=taken.channel,
+                text=taken.message.text,
+                blocks=taken.message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": METADATA_TYPE, "event_payload": {"outbox_id": taken.id}},
+            )
+        except SlackApiError as exc:
+            self._failed(taken, exc.response.status_code, exc.response.get("error"), exc)
+        except NETWORK_ERRORS as exc:  # the request may have reached Slack: outcome unknown
+            self._failed(taken, None, type(exc).__name__, exc)
+        else:
+            self._sent(taken, response["channel"], response["ts"])
+
+    def _find_posted(self, taken: Taken) -> tuple[str, str] | None:
+        """The (channel, ts) of this job's message if an earlier attempt did post it."""
+        if taken.channel_id is None:
+            return None
+        try:
+            return find_outbox_message(self.client, taken.channel_id, taken.id, taken.created_at)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning("outbox %s: cannot read history (%s); sending again", taken.id, exc)
+            return None
+
+    def _sent(self, taken: Taken, channel: str, ts: str) -> None:
+        with unit_of_work(self.sessions) as db:
+            job = db.get_one(Outbox, taken.id)
+            job.status, job.in_flight, job.sent_at = OutboxStatus.SENT, False, self.clock()
+            job.result_channel, job.result_ts, job.last_error = channel, ts, None
+            if job.kind == OutboxKind.TRIAGE_CARD and job.mention is not None:
+                job.mention.card_channel, job.mention.card_ts = channel, ts
+            db.execute(
+                update(ChannelPace)
+                .where(ChannelPace.channel == taken.channel)
+                .values(failures=0, channel_id=channel)
+            )
+        self.metrics.deliveries.labels("sent").inc()
+
+    def _failed(self, taken: Taken, status: int | None, error: str | None, exc: Exception) -> None:
+        with unit_of_work(self.sessions) as db:
+            job = db.get_one(Outbox, taken.id)
+            job.in_flight = status is None
+            job.last_error = f"{status or ''} {error or exc}".strip()[:512]
+            result = self._reschedule(db, job, status, error, exc)
+        self.metrics.deliveries.labels(result).inc()
+
+    def _reschedule(self, db: Session, job: Outbox, status, error, exc) -> str:
+        now = self.clock()
+        if status == 429:
+            wait = retry_after(exc)
+            job.attempts -= 1  # being told to wait is not a failed attempt
+            job.due_at = now + wait
+            hold_channel(db, channel=job.channel, until=now + wait, pacing=self.pacing)
+            return "ratelimited"
+        if status is not None and status < 500 and error in PERMANENT_ERRORS:
+            job.status = OutboxStatus.DEAD
+            log.error("outbox %s: Slack refused it for good: %s", job.id, job.last_error)
+            return "dead"
+        wait = channel_failed(db, channel=job.channel, now=now, pacing=self.pacing)
+        job.due_at = now + wait
+        log.warning("outbox %s: attempt %s failed: %s", job.id, job.attempts, job.last_error)
+        return "retry"
+
+    def queue_sizes(self) -> dict[str, int]:
+        """Pending and dead jobs in the whole outbox (sent ones are history, not queue)."""
+        query = (
+            select(Outbox.status, func.count())
+            .where(Outbox.status != OutboxStatus.SENT)
+            .group_by(Outbox.status)
+        )
+        with self.sessions() as db:
+            counts = dict(db.execute(query).all())
+        return {status: counts.get(status, 0) for status in ("pending", "dead")}
+
+
+def find_outbox_message(
+    client: WebClient, channel_id: str, outbox_id: int, since: datetime
+) -> tuple[str, str] | None:
+    """Search the channel's history since `since` for the message carrying `outbox_id`."""
+    cursor = None
+    for _ in range(HISTORY_PAGES):
+        page = client.conversations_history(
+            channel=channel_id,
+            oldest=f"{since.timestamp() - 1:.6f}",
+            include_all_metadata=True,
+            limit=200,
+            cursor=cursor,
+        )
+        for message in page.get("messages", []):
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == METADATA_TYPE
+                and payload.get("outbox_id") == outbox_id
+            ):
+                return channel_id, message["ts"]
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    return None
+
+
+def retry_after(exc: Exception) -> timedelta:
+    """Slack's Retry-After header, in whole seconds, at least one."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
+    value = value[0] if isinstance(value, list) else value
+    try:
+        return timedelta(seconds=max(1, int(value)))
+    except ValueError:
+        return timedelta(seconds=1)
+
+
+def backoff(failures: int) -> timedelta:
+    """Exponential backoff with jitter: about 1 s, 2 s, 4 s ... capped at five minutes."""
+    seconds = min(MAX_BACKOFF.total_seconds(), 2 ** max(0, failures - 1))
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
+def take_slot(db: Session, *, channel: str, now: datetime, pacing: Pacing) -> float | None:
+    """Reserve a send slot on `channel`: None if granted, else seconds until one frees up.
+
+    A virtual-scheduling rate limit (GCRA): `next_at` is when the channel would be idle again if
+    every granted message were spaced by one interval; up to `burst` messages may run ahead.
+    """
+    pace = _lock_pace(db, channel, now)
+    if pace is None:  # another replica is taking a slot on this channel right now
+        return pacing.interval.total_seconds()
+    earliest = pace.next_at - pacing.interval * (pacing.burst - 1)
+    if now < earliest:
+        return (earliest - now).total_seconds()
+    pace.next_at = max(pace.next_at, now) + pacing.interval
+    return None
+
+
+def hold_channel(db: Session, *, channel: str, until: datetime, pacing: Pacing) -> None:
+    """No slot on `channel` before `until`, then one at a time."""
+    pace = _lock_pace(db, channel, until, skip_locked=False)
+    pace.next_at = max(pace.next_at, until + pacing.interval * (pacing.burst - 1))
+
+
+def channel_failed(db: Session, *, channel: str, now: datetime, pacing: Pacing) -> timedelta:
+    """Count a 5xx or network failure on `channel` and hold it for a growing backoff."""
+    pace = _lock_pace(db, channel, now, skip_locked=False)
+    pace.failures += 1
+    wait = backoff(pace.failures)
+    hold_channel(db, channel=channel, until=now + wait, pacing=pacing)
+    return wait
+
+
+def _lock_pace(db: Session, channel: str, now: datetime, skip_locked: bool = True):
+    query = select(ChannelPace).where(ChannelPace.channel == channel)
+    query = query.with_for_update(skip_locked=skip_locked)
+    pace = db.scalar(query)
+    if pace is None:
+        try:
+            with db.begin_nested():
+                db.add(ChannelPace(channel=channel, next_at=now, failures=0))
+        except IntegrityError:  # another replica created it at the same moment
+            pass
+        pace = db.scalar(query)
+    return pace

@@ -1,0 +1,157 @@
+"""One replica: the HTTP server, the Bolt app and the delivery worker, wired from settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from waitress import wasyncore
+from waitress.server import create_server
+
+import handlers
+from bot.config import OrgConfig
+from bot.db import make_engine, migrate, session_factory
+from bot.delivery import DeliveryWorker, Pacing, utcnow
+from bot.ingest import Ingestor
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.web import WebApp
+
+log = logging.getLogger(__name__)
+SLACK_TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class Replica:
+    settings: Settings
+    org: OrgConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    metrics: Metrics
+    bolt: App
+    worker: DeliveryWorker
+    web: WebApp
+    stopping: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    server: object | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.effective_port}"
+
+    def start(self) -> Replica:
+        """Serve HTTP and deliver in background threads; returns at once."""
+        self.server = create_server(
+            self.web, host=self.settings.host, port=self.settings.port,
+            threads=self.settings.http_threads, ident="social-escalation-bot",
+        )  # fmt: skip
+        poll = self.settings.delivery_poll_seconds
+        self._thread("http", self.server.run)
+        self._thread("delivery", lambda: self.worker.run(self.stopping, poll))
+        if self.settings.slack_app_token:
+            self._start_socket_mode()
+        log.info("replica %s listening on port %s", self.worker.owner, self.server.effective_port)
+        return self
+
+    def _thread(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _start_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        token = self.settings.slack_app_token.get_secret_value()
+        SocketModeHandler(self.bolt, token).connect()
+        log.info("connected to Slack in Socket Mode")
+
+    def wait(self) -> None:
+        self.stopping.wait()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.worker.wake.set()
+        if self.server is not None:
+            _stop_waitress(self.server)
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.engine.dispose()
+
+    def health(self) -> dict:
+        report = {"status": "ok", "replica": self.worker.owner}
+        try:
+            queue = self.worker.queue_sizes()
+            report |= {
+                "database": "ok",
+                "outbox_pending": queue["pending"],
+                "outbox_dead": queue["dead"],
+            }
+        except Exception as exc:  # the answer is the report: the database is not there
+            report |= {"status": "unavailable", "database": type(exc).__name__}
+        delivery = any(t.name == "delivery" and t.is_alive() for t in self.threads)
+        report["delivery"] = "running" if delivery else "stopped"
+        return report
+
+
+def _stop_waitress(server) -> None:
+    # waitress has no public stop: close every socket from inside its loop, which then ends.
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+    server.task_dispatcher.shutdown()
+
+
+def slack_client(settings: Settings, token: str, *, retries: bool = True) -> WebClient:
+    client = WebClient(token=token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT_SECONDS)
+    if not retries:  # the delivery worker retries itself, counting what may have been sent
+        client.retry_handlers = []
+    return client
+
+
+def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = True) -> Replica:
+    """Everything one replica needs; nothing runs until `start()`."""
+    token, signing_secret = settings.require_slack()
+    ingest_secret = settings.require_ingest_secret()
+    if run_migrations:
+        migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    metrics = Metrics()
+    bolt = build_bolt_app(slack_client(settings, token), signing_secret)
+    owner = settings.replica_name or f"{socket.gethostname()}:{os.getpid()}"
+    worker = DeliveryWorker(
+        sessions=sessions,
+        client=slack_client(settings, token, retries=False),
+        metrics=metrics,
+        owner=owner,
+        pacing=Pacing(settings.channel_rate_per_second, settings.channel_burst),
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
+    metrics.track_outbox(worker.queue_sizes)
+    ingestor = Ingestor(sessions, org.channels.triage, metrics, utcnow, worker.wake.set)
+    web = WebApp(
+        SlackRequestHandler(bolt), ingestor, ingest_secret, metrics, lambda: replica.health()
+    )
+    replica = Replica(settings, org, engine, sessions, metrics, bolt, worker, web)
+    return replica
+
+
+def build_bolt_app(client: WebClient, signing_secret: str) -> App:
+    """The Bolt app: verifies Slack's signatures, acknowledges at once, runs listeners on a pool."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="listener"),
+        logger=logging.getLogger("bolt"),
+    )
+    handlers.register(app)
+    return app
