@@ -1,0 +1,128 @@
+"""Shared fixtures. The database is SQLite unless TEST_DATABASE=postgresql, in which case each
+run creates its own database on the server (TEST_POSTGRES_URL) and drops it at the end."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete, make_url, text
+
+from bot.db import make_engine, migrate, session_factory
+from escalation.models import Base
+
+BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header() -> str:
+    return f"database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        migrate(url)
+        yield url
+        return
+    if BACKEND != "postgresql":
+        raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
+    yield from _postgres_database()
+
+
+def _postgres_database() -> Iterator[str]:
+    name = f"sebot_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str):
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(delete(table))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return session_factory(engine)
+
+
+@pytest.fixture
+def slack_limits():
+    """Functional tests post faster than Slack allows; fault tests use Slack's own numbers."""
+    from bot.fakeslack import Limits
+
+    return Limits(tiers=False, post_per_second_per_channel=50, post_burst_per_channel=10)
+
+
+@pytest.fixture
+def fake_slack(slack_limits):
+    from bot.fakeslack import FakeSlack
+    from bot.workspace_seed import seed_workspace
+    from tests.support import BOT_TOKEN, ORG
+
+    fake = FakeSlack(bot_token=BOT_TOKEN, limits=slack_limits).start()
+    seed_workspace(fake, ORG)
+    yield fake
+    fake.stop()
+
+
+def replica_settings(database_url: str, fake, **overrides):
+    from bot.settings import Settings
+    from tests.support import BOT_TOKEN, INGEST_SECRET, SIGNING_SECRET
+
+    values = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "ingest_secret": INGEST_SECRET,
+        "slack_api_url": fake.url,
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": 0,
+        "bot_config": ROOT / "config.example.yaml",
+        "delivery_poll_seconds": 0.1,
+        "channel_rate_per_second": 40,
+        "channel_burst": 5,
+    }
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+def start_replica(database_url, engine, fake_slack):
+    """Start replicas against the fake Slack; all are stopped at the end of the test."""
+    from bot.runtime import build_replica
+    from tests.support import ORG
+
+    assert engine is not None  # requested for its side effect: the tables start empty
+
+    started = []
+
+    def start(**overrides):
+        settings = replica_settings(database_url, fake_slack, **overrides)
+        replica = build_replica(settings, ORG, run_migrations=False).start()
+        started.append(replica)
+        return replica
+
+    yield start
+    for replica in started:
+        replica.stop()

@@ -1,0 +1,133 @@
+"""Test helpers: a running replica against the fake Slack, signed webhooks, waiting."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import load_org_config
+from bot.ingest import sign
+
+ROOT = Path(__file__).resolve().parent.parent
+ORG = load_org_config(ROOT / "config.example.yaml")
+BOT_TOKEN = "xoxb-test-0000000000-secret-bot-token"
+SIGNING_SECRET = "slack-signing-secret-for-tests-0001"
+INGEST_SECRET = "ingest-secret-for-tests-0001"
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: dict | str
+    headers: dict
+
+
+def request(url: str, body: bytes | None = None, headers: dict | None = None, method=None):
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return _result(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return _result(error.code, error.read(), dict(error.headers))
+
+
+def _result(status: int, raw: bytes, headers: dict) -> HttpResult:
+    try:
+        return HttpResult(status, json.loads(raw), headers)
+    except ValueError:
+        return HttpResult(status, raw.decode(errors="replace"), headers)
+
+
+def post_ingest(base_url: str, body: bytes | dict, *, secret=INGEST_SECRET, stamp=None, **extra):
+    """POST /ingest signed with `secret` at `stamp` (now by default); `extra` adds headers."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    stamp = str(int(time.time())) if stamp is None else stamp
+    headers = {"Content-Type": "application/json", "X-Ingest-Timestamp": stamp}
+    if secret is not None:
+        headers["X-Ingest-Signature"] = sign(secret, stamp, raw)
+    headers.update(extra)
+    return request(f"{base_url}/ingest", raw, headers)
+
+
+def mention_record(n: int, **overrides) -> dict:
+    record = {
+        "source": "x",
+        "external_id": f"18{n:06d}",
+        "url": f"https://x.com/user{n}/status/18{n:06d}",
+        "author": {"handle": f"user{n}", "display_name": f"User {n}", "followers": 100 + n},
+        "text": f"@BrightwaveHelp mention number {n}: my broadband is down",
+        "created_at": "2026-11-02T08:00:00Z",
+    }
+    return record | overrides
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not true within {timeout} s: {getattr(predicate, '__name__', '')}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`python app.py serve` in a child process, as an operator would run a replica."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.log_path = log_path
+        env = os.environ | env | {"PORT": str(self.port), "HOST": "127.0.0.1"}
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        wait_until(self.healthy, timeout=30, every=0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"server exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            return request(f"{self.url}/healthz").status == 200
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+        self.log.close()
