@@ -74,10 +74,6 @@ def test_sigkill_while_delivering_loses_nothing(serve_env, fake_slack, tmp_path)
         # history by its outbox id, so it is not posted a second time.
         assert uncertain <= 1
         assert duplicates == 0
-        if uncertain:
-            assert "was posted before an interruption" in second.log_path.read_text() or (
-                len(handles) == MENTIONS
-            )
         assert request(f"{second.url}/healthz").body["outbox_pending"] == 0
     finally:
         second.stop()

@@ -1,0 +1,134 @@
+"""Ingest throughput: signed webhook to committed row, against plain SQLAlchemy inserts.
+
+Both runs store the same rows (a mention and its card job, one transaction each) in the same
+process and database, so the ratio shows what HTTP, signing, validation and deduplication cost.
+
+    python bench/ingest.py [--count 2000] [--clients 8] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bot.config import load_org_config  # noqa: E402
+from bot.db import make_engine, migrate, session_factory, unit_of_work  # noqa: E402
+from bot.fakeslack import FakeSlack  # noqa: E402
+from bot.runtime import build_replica  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.workspace_seed import seed_workspace  # noqa: E402
+from escalation.models import Base, Mention, Outbox, OutboxKind  # noqa: E402
+from tests.support import INGEST_SECRET, mention_record, post_ingest  # noqa: E402
+
+ORG = load_org_config(ROOT / "config.example.yaml")
+
+
+def webhook_rate(url: str, count: int, clients: int, offset: int) -> float:
+    records = [mention_record(offset + n) for n in range(count)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        statuses = list(pool.map(lambda r: post_ingest(url, r).status, records))
+    elapsed = time.perf_counter() - started
+    assert statuses.count(202) == count, f"not all accepted: {set(statuses)}"
+    return count / elapsed
+
+
+def baseline_rate(database_url: str, count: int, clients: int, offset: int) -> float:
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+
+    def insert(n: int) -> None:
+        record = mention_record(offset + n)
+        with unit_of_work(sessions) as db:
+            mention = Mention(
+                source="x", external_id=record["external_id"], url=record["url"],
+                author_handle=record["author"]["handle"], author_followers=100, text=record["text"],
+                posted_at=now, received_at=now,
+            )  # fmt: skip
+            db.add(mention)
+            db.flush()
+            db.add(Outbox(dedupe_key=f"bench:{mention.id}", kind=OutboxKind.TRIAGE_CARD,
+                          channel="social-triage", mention_id=mention.id, due_at=now,
+                          created_at=now))  # fmt: skip
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(insert, range(count)))
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return count / elapsed
+
+
+def measure(name: str, database_url: str, count: int, clients: int) -> dict:
+    migrate(database_url)
+    fake = FakeSlack(bot_token="xoxb-bench").start()
+    seed_workspace(fake, ORG)
+    settings = Settings(
+        slack_bot_token="xoxb-bench", slack_signing_secret="bench-signing-secret",
+        ingest_secret=INGEST_SECRET, slack_api_url=fake.url, database_url=database_url,
+        host="127.0.0.1", port=0,
+    )  # fmt: skip
+    replica = build_replica(settings, ORG, run_migrations=False).start()
+    try:
+        webhook_rate(replica.url, 100, clients, offset=10_000_000)  # warm-up
+        webhook = webhook_rate(replica.url, count, clients, offset=0)
+        baseline = baseline_rate(database_url, count, clients, offset=1_000_000)
+    finally:
+        replica.stop()
+        fake.stop()
+    return {"database": name, "webhook": webhook, "baseline": baseline}
+
+
+def postgres_database(admin_url: str):
+    name = f"sebot_bench_{int(time.time())}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    return url, lambda: _drop(admin, name)
+
+
+def _drop(admin, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        rows.append(measure("SQLite", f"sqlite:///{folder}/bench.db", args.count, args.clients))
+    url, drop = postgres_database(args.postgres)
+    try:
+        rows.append(measure("PostgreSQL", url, args.count, args.clients))
+    finally:
+        drop()
+    print(f"{args.count} mentions, {args.clients} concurrent clients\n")
+    print("| database | webhook to committed | plain SQLAlchemy inserts | ratio |")
+    print("| --- | --- | --- | --- |")
+    for row in rows:
+        ratio = row["webhook"] / row["baseline"]
+        print(f"| {row['database']} | {row['webhook']:,.0f}/s | {row['baseline']:,.0f}/s | "
+              f"{ratio:.2f} |")  # fmt: skip
+    assert Base  # the models are imported for their tables
+
+
+if __name__ == "__main__":
+    main()
