@@ -9,9 +9,12 @@ process and database, so the ratio shows what HTTP, signing, validation and dedu
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -25,22 +28,56 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from bot.config import load_org_config  # noqa: E402
 from bot.db import make_engine, migrate, session_factory, unit_of_work  # noqa: E402
 from bot.fakeslack import FakeSlack  # noqa: E402
+from bot.ingest import sign  # noqa: E402
 from bot.runtime import build_replica  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.workspace_seed import seed_workspace  # noqa: E402
 from escalation.models import Base, Mention, Outbox, OutboxKind  # noqa: E402
-from tests.support import INGEST_SECRET, mention_record, post_ingest  # noqa: E402
+from tests.support import INGEST_SECRET, mention_record  # noqa: E402
 
 ORG = load_org_config(ROOT / "config.example.yaml")
 
 
-def webhook_rate(url: str, count: int, clients: int, offset: int) -> float:
-    records = [mention_record(offset + n) for n in range(count)]
+def signed_requests(offset: int, count: int) -> list[tuple[bytes, dict]]:
+    requests = []
+    for n in range(count):
+        body = json.dumps(mention_record(offset + n)).encode()
+        stamp = str(int(time.time()))
+        headers = {
+            "X-Ingest-Timestamp": stamp,
+            "X-Ingest-Signature": sign(INGEST_SECRET, stamp, body),
+        }
+        requests.append((body, headers))
+    return requests
+
+
+def send_all(port: int, requests: list[tuple[bytes, dict]], clients: int, done) -> None:
+    """In a separate process, as webhook senders are: `clients` keep-alive connections."""
+    local = threading.local()
+
+    def post(request: tuple[bytes, dict]) -> int:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local.connection.request("POST", "/ingest", *request)
+        response = local.connection.getresponse()
+        response.read()
+        return response.status
+
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        statuses = list(pool.map(lambda r: post_ingest(url, r).status, records))
-    elapsed = time.perf_counter() - started
-    assert statuses.count(202) == count, f"not all accepted: {set(statuses)}"
+        statuses = list(pool.map(post, requests))
+    done.send((time.perf_counter() - started, statuses.count(202)))
+
+
+def webhook_rate(port: int, count: int, clients: int, offset: int) -> float:
+    requests = signed_requests(offset, count)
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process full of threads
+    receive, send = spawn.Pipe(duplex=False)
+    sender = spawn.Process(target=send_all, args=(port, requests, clients, send))
+    sender.start()
+    elapsed, accepted = receive.recv()
+    sender.join()
+    assert accepted == count, f"only {accepted} of {count} accepted"
     return count / elapsed
 
 
@@ -82,8 +119,9 @@ def measure(name: str, database_url: str, count: int, clients: int) -> dict:
     )  # fmt: skip
     replica = build_replica(settings, ORG, run_migrations=False).start()
     try:
-        webhook_rate(replica.url, 100, clients, offset=10_000_000)  # warm-up
-        webhook = webhook_rate(replica.url, count, clients, offset=0)
+        port = replica.server.effective_port
+        webhook_rate(port, 100, clients, offset=10_000_000)  # warm-up
+        webhook = webhook_rate(port, count, clients, offset=0)
         baseline = baseline_rate(database_url, count, clients, offset=1_000_000)
     finally:
         replica.stop()

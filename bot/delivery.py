@@ -101,16 +101,18 @@ class DeliveryWorker:
         self.wake = threading.Event()
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        """Deliver until `stop` is set; `wake` cuts a wait short when new work is committed."""
+        """Deliver until `stop` is set; `wake` ends an idle wait when new work is committed."""
         while not stop.is_set():
             try:
                 wait = self.deliver_one()
             except Exception:  # the database may be restarting: log, wait, go on
                 log.exception("delivery worker: cycle failed; retrying")
                 wait = poll_seconds
-            if wait:
-                self.wake.wait(min(wait, poll_seconds))
+            if wait == float("inf"):  # nothing due: new work may wake us
+                self.wake.wait(poll_seconds)
                 self.wake.clear()
+            elif wait:  # work is waiting for a channel slot: new work would not help
+                stop.wait(min(wait, poll_seconds))
 
     def deliver_one(self) -> float:
         """Send one due job; returns 0 when it sent one, else how long nothing can be sent."""

@@ -80,10 +80,10 @@ class Ingestor:
     def take(self, mention: NewMention) -> tuple[int, bool]:
         """Store `mention` once; returns its id and whether it was new."""
         with unit_of_work(self.sessions) as db:
-            row, created = record_mention(
+            mention_id, created = record_mention(
                 db=db, mention=mention, triage_channel=self.triage_channel, now=self.clock()
             )
         self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
         if created:
             self.on_new()
-        return row.id, created
+        return mention_id, created

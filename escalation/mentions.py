@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from escalation.models import Mention, Outbox, OutboxKind
@@ -82,51 +82,58 @@ class NewMention(BaseModel):
 
 def record_mention(
     *, db: Session, mention: NewMention, triage_channel: str, now: datetime
-) -> tuple[Mention, bool]:
-    """Store `mention` unless (source, external_id) is known; queue its card. True if new."""
-    existing = _find(db, mention)
-    if existing is not None:
-        return existing, False
-    row = _row(mention, now)
-    try:
-        with db.begin_nested():
-            db.add(row)
-    except IntegrityError:  # another request stored it between our look and our insert
-        return _find(db, mention), False
+) -> tuple[int, bool]:
+    """Store `mention` unless (source, external_id) is known, and queue its card.
+
+    Returns the mention's id and whether it was new. One INSERT ... ON CONFLICT DO NOTHING
+    decides, so concurrent deliveries of the same mention store it once without retries.
+    """
+    insert = _insert_for(db)(Mention).values(**_columns(mention, now))
+    new_id = db.scalar(
+        insert.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
+            Mention.id
+        )
+    )
+    if new_id is None:
+        return _existing_id(db, mention), False
     db.add(
         Outbox(
-            dedupe_key=f"{OutboxKind.TRIAGE_CARD}:{row.id}",
+            dedupe_key=f"{OutboxKind.TRIAGE_CARD}:{new_id}",
             kind=OutboxKind.TRIAGE_CARD,
             channel=triage_channel,
-            mention_id=row.id,
+            mention_id=new_id,
             due_at=now,
             created_at=now,
         )
     )
-    return row, True
+    return new_id, True
 
 
-def _find(db: Session, mention: NewMention) -> Mention | None:
-    query = select(Mention).where(
+def _insert_for(db: Session):
+    return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _existing_id(db: Session, mention: NewMention) -> int:
+    query = select(Mention.id).where(
         Mention.source == mention.source, Mention.external_id == mention.external_id
     )
     return db.scalar(query)
 
 
-def _row(mention: NewMention, now: datetime) -> Mention:
+def _columns(mention: NewMention, now: datetime) -> dict:
     author = mention.author
-    return Mention(
-        source=mention.source,
-        external_id=mention.external_id,
-        url=str(mention.url) if mention.url else None,
-        author_handle=author.handle.removeprefix("@"),
-        author_display_name=author.display_name,
-        author_followers=author.followers,
-        author_verified=author.verified,
-        text=mention.text,
-        lang=mention.lang,
-        conversation_id=mention.conversation_id,
-        in_reply_to=mention.in_reply_to,
-        posted_at=min(mention.created_at, now + timedelta(minutes=5)),
-        received_at=now,
-    )
+    return {
+        "source": mention.source.value,
+        "external_id": mention.external_id,
+        "url": str(mention.url) if mention.url else None,
+        "author_handle": author.handle.removeprefix("@"),
+        "author_display_name": author.display_name,
+        "author_followers": author.followers,
+        "author_verified": author.verified,
+        "text": mention.text,
+        "lang": mention.lang,
+        "conversation_id": mention.conversation_id,
+        "in_reply_to": mention.in_reply_to,
+        "posted_at": min(mention.created_at, now + timedelta(minutes=5)),
+        "received_at": now,
+    }

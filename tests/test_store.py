@@ -29,17 +29,17 @@ def new_mention(external_id: str = "1") -> NewMention:
 
 def test_a_mention_and_its_card_job_are_stored_together(sessions):
     with unit_of_work(sessions) as db:
-        row, created = record_mention(
+        mention_id, created = record_mention(
             db=db, mention=new_mention(), triage_channel="social-triage", now=NOW
         )
     assert created
     with sessions() as db:
         job = db.scalar(select(Outbox))
         assert (job.kind, job.channel, job.mention_id) == (
-            OutboxKind.TRIAGE_CARD, "social-triage", row.id
+            OutboxKind.TRIAGE_CARD, "social-triage", mention_id
         )  # fmt: skip
         assert job.status == OutboxStatus.PENDING and job.due_at == NOW
-        assert db.get(Mention, row.id).author_handle == "phil"
+        assert db.get(Mention, mention_id).author_handle == "phil"
 
 
 def test_a_duplicate_changes_nothing(sessions):
