@@ -100,7 +100,7 @@ class TerminalView:
         message = event["message"]
         channel = "#" + self.fake.channel_name(event["channel"])
         text = html.unescape(" ".join(message.get("text", "").split()))
-        width = max(40, shutil.get_terminal_size().columns - 28)
+        width = max(40, shutil.get_terminal_size(fallback=(140, 24)).columns - 28)
         edited = " (edited)" if event["type"] == "message_changed" else ""
         clock = time.strftime("%H:%M:%S")
         print(f"{clock}  {channel:<16} {text[:width]}{edited}", flush=True)

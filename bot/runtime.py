@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,8 @@ class Replica:
         log.info("connected to Slack in Socket Mode")
 
     def wait(self) -> None:
+        """Block until stopped; SIGTERM (an orchestrator's stop) ends the wait gracefully."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         self.stopping.wait()
 
     def stop(self) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "xoxb-your-token", "your-signing-secret"}
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
         """Every secret this process knows, so that logging can redact them."""
         secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
         values = [s.get_secret_value() for s in (*secrets, self.ingest_secret) if s]
+        values.append(make_url(self.database_url).password or "")
         return [v for v in values if len(v) >= 6]
 
     def require_slack(self) -> tuple[str, str]:

@@ -77,3 +77,7 @@ def test_sigkill_while_delivering_loses_nothing(serve_env, fake_slack, tmp_path)
         assert request(f"{second.url}/healthz").body["outbox_pending"] == 0
     finally:
         second.stop()
+    logs = first.log_path.read_text() + second.log_path.read_text()
+    assert "listening on port" in logs
+    for secret in (BOT_TOKEN, SIGNING_SECRET, INGEST_SECRET):
+        assert secret not in logs

@@ -198,3 +198,18 @@ def test_health_and_metrics(start_replica, fake_slack):
     assert 'outbox_jobs{status="pending"} 0.0' in metrics
     assert request(f"{replica.url}/ingest").status == 405
     assert request(f"{replica.url}/nowhere").status == 404
+
+
+def test_three_replicas_share_the_queue_and_post_each_card_once(start_replica, fake_slack):
+    replicas = [start_replica(replica_name=f"replica-{n}") for n in range(3)]
+    for n in range(60):
+        assert post_ingest(replicas[n % 3].url, mention_record(n)).status == 202
+    wait_until(lambda: len(cards(fake_slack)) >= 60, timeout=30)
+    time.sleep(0.5)
+    texts = [m["text"] for m in cards(fake_slack)]
+    assert len(texts) == 60
+    assert sorted(t.split(":")[0] for t in texts) == sorted(
+        f"New X mention from @user{n}" for n in range(60)
+    )
+    senders = {r.worker.owner: r.metrics.render().decode() for r in replicas}
+    assert sum('slack_deliveries_total{result="sent"}' in page for page in senders.values()) >= 2
