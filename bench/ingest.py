@@ -1,7 +1,8 @@
 """Ingest throughput: signed webhook to committed row, against plain SQLAlchemy inserts.
 
-Both runs store the same rows (a mention and its card job, one transaction each) in the same
-process and database, so the ratio shows what HTTP, signing, validation and deduplication cost.
+Both runs store the same rows (a case, its mention and its card job, one transaction each) in
+the same process and database, so the ratio shows what HTTP, signing, validation and
+deduplication cost.
 
     python bench/ingest.py [--count 2000] [--clients 8] [--postgres URL]
 """
@@ -32,7 +33,7 @@ from bot.ingest import sign  # noqa: E402
 from bot.runtime import build_replica  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.workspace_seed import seed_workspace  # noqa: E402
-from escalation.models import Base, Mention, Outbox, OutboxKind  # noqa: E402
+from escalation.models import Base, Case, Mention, Outbox, OutboxKind  # noqa: E402
 from tests.support import INGEST_SECRET, mention_record  # noqa: E402
 
 ORG = load_org_config(ROOT / "config.example.yaml")
@@ -89,16 +90,30 @@ def baseline_rate(database_url: str, count: int, clients: int, offset: int) -> f
     def insert(n: int) -> None:
         record = mention_record(offset + n)
         with unit_of_work(sessions) as db:
+            case = Case(status="new", created_at=now, updated_at=now)
             mention = Mention(
-                source="x", external_id=record["external_id"], url=record["url"],
-                author_handle=record["author"]["handle"], author_followers=100, text=record["text"],
-                posted_at=now, received_at=now,
-            )  # fmt: skip
+                case=case,
+                source="x",
+                external_id=record["external_id"],
+                url=record["url"],
+                author_handle=record["author"]["handle"],
+                author_followers=100,
+                text=record["text"],
+                posted_at=now,
+                received_at=now,
+            )
             db.add(mention)
             db.flush()
-            db.add(Outbox(dedupe_key=f"bench:{mention.id}", kind=OutboxKind.TRIAGE_CARD,
-                          channel="social-triage", mention_id=mention.id, due_at=now,
-                          created_at=now))  # fmt: skip
+            db.add(
+                Outbox(
+                    dedupe_key=f"bench:{mention.id}",
+                    kind=OutboxKind.TRIAGE_CARD,
+                    channel="social-triage",
+                    case_id=case.id,
+                    due_at=now,
+                    created_at=now,
+                )
+            )
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -113,10 +128,14 @@ def measure(name: str, database_url: str, count: int, clients: int) -> dict:
     fake = FakeSlack(bot_token="xoxb-bench").start()
     seed_workspace(fake, ORG)
     settings = Settings(
-        slack_bot_token="xoxb-bench", slack_signing_secret="bench-signing-secret",
-        ingest_secret=INGEST_SECRET, slack_api_url=fake.url, database_url=database_url,
-        host="127.0.0.1", port=0,
-    )  # fmt: skip
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret="bench-signing-secret",
+        ingest_secret=INGEST_SECRET,
+        slack_api_url=fake.url,
+        database_url=database_url,
+        host="127.0.0.1",
+        port=0,
+    )
     replica = build_replica(settings, ORG, run_migrations=False).start()
     try:
         port = replica.server.effective_port
@@ -163,8 +182,10 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for row in rows:
         ratio = row["webhook"] / row["baseline"]
-        print(f"| {row['database']} | {row['webhook']:,.0f}/s | {row['baseline']:,.0f}/s | "
-              f"{ratio:.2f} |")  # fmt: skip
+        print(
+            f"| {row['database']} | {row['webhook']:,.0f}/s | {row['baseline']:,.0f}/s | "
+            f"{ratio:.2f} |"
+        )
     assert Base  # the models are imported for their tables
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from escalation.people import Actor, DepartmentInfo, Directory, Role
+
 CHANNEL_NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 HOURS = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
@@ -33,13 +34,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class ConfigError(ValueError):
     """The organisation file is wrong; the message lists every problem, one a line."""
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    LEAD = "lead"
-    MANAGER = "manager"
-    RAPID = "rapid"
 
 
 def _channel_name(value: str) -> str:
@@ -172,6 +166,20 @@ class OrgConfig(Strict):
 
     def person_by_slack_id(self, slack_id: str) -> Person | None:
         return next((p for p in self.people.values() if p.slack_id == slack_id), None)
+
+    def directory(self) -> Directory:
+        """What the domain needs to know of the organisation: departments and people."""
+        people = {
+            p.slack_id: Actor(p.slack_id, frozenset(p.roles), frozenset(p.departments), p.name)
+            for p in self.people.values()
+        }
+        departments = {
+            key: DepartmentInfo(
+                key, d.name, d.channel, tuple(self.people[lead].slack_id for lead in d.leads)
+            )
+            for key, d in self.departments.items()
+        }
+        return Directory(self.channels.triage, departments, people)
 
 
 def _unknown(key: str, found: str, section: str) -> str:

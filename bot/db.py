@@ -59,10 +59,14 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def migrate(url: str) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    _make_sqlite_folder(url)
+def alembic_config(url: str) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = url
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema to `revision`, the newest by default."""
+    _make_sqlite_folder(url)
+    command.upgrade(alembic_config(url), revision)

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
 from bot.metrics import Metrics
-from bot.views import Message, triage_card
-from escalation.models import ChannelPace, Outbox, OutboxKind, OutboxStatus
+from bot.render import POST, UPDATE_PACE, Defer, Renderer, Skip, SlackCall, pace_key
+from escalation.models import ChannelPace, Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 CANDIDATES = 25
@@ -46,6 +46,9 @@ PERMANENT_ERRORS = {
     "is_archived",
     "not_in_channel",
     "restricted_action",
+    "message_not_found",
+    "cant_update_message",
+    "edit_window_closed",
 }
 NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError)
 
@@ -68,20 +71,13 @@ class Pacing:
 
 @dataclass(frozen=True)
 class Taken:
-    """A job leased to this worker, with the message rendered from current state."""
+    """A job leased to this worker, with its Slack call drawn from the current state."""
 
     id: int
-    kind: OutboxKind
-    channel: str
-    message: Message
+    call: SlackCall
     created_at: datetime
     uncertain: bool
     channel_id: str | None
-
-
-RENDERERS: dict[OutboxKind, Callable[[Outbox], Message]] = {
-    OutboxKind.TRIAGE_CARD: lambda job: triage_card(job.mention),
-}
 
 
 class DeliveryWorker:
@@ -90,14 +86,17 @@ class DeliveryWorker:
         *,
         sessions: sessionmaker[Session],
         client: WebClient,
+        renderer: Renderer,
         metrics: Metrics,
         owner: str,
         pacing: Pacing = Pacing(),
+        update_pacing: Pacing = Pacing(rate=50 / 60, burst=10),
         lease: timedelta = timedelta(seconds=60),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.sessions, self.client, self.metrics = sessions, client, metrics
-        self.owner, self.pacing, self.lease, self.clock = owner, pacing, lease, clock
+        self.sessions, self.client, self.renderer = sessions, client, renderer
+        self.metrics, self.owner, self.clock = metrics, owner, clock
+        self.pacing, self.update_pacing, self.lease = pacing, update_pacing, lease
         self.wake = threading.Event()
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
@@ -141,35 +140,55 @@ class DeliveryWorker:
             )
             waits, busy = [], set()
             for job in db.scalars(query):
-                if job.channel in busy:
+                if pace_key(job) in busy:
                     continue
-                wait = take_slot(db, channel=job.channel, now=now, pacing=self.pacing)
+                call = self._ready(job, now)
+                if call is None:
+                    continue
+                pacing = self._pacing(call.pace_key)
+                wait = take_slot(db, channel=call.pace_key, now=now, pacing=pacing)
                 if wait is None:
-                    return self._lease(db, job, now), 0.0
-                busy.add(job.channel)
+                    return self._lease(db, job, call, now), 0.0
+                busy.add(call.pace_key)
                 waits.append(wait)
             return None, min(waits, default=float("inf"))
 
-    def _lease(self, db: Session, job: Outbox, now: datetime) -> Taken:
+    def _pacing(self, key: str) -> Pacing:
+        return self.update_pacing if key == UPDATE_PACE else self.pacing
+
+    def _ready(self, job: Outbox, now: datetime) -> SlackCall | None:
+        """The job's Slack call, or None after settling a job that has nothing to send yet."""
+        try:
+            drawn = self.renderer.render(job)
+        except Exception as exc:  # a bug drawing one message must not stop the others
+            log.exception("outbox %s: cannot draw it; kept as dead", job.id)
+            job.status, job.last_error = OutboxStatus.DEAD, f"render: {exc!r}"[:512]
+            return None
+        if isinstance(drawn, Skip):
+            job.status, job.last_error, job.sent_at = OutboxStatus.SENT, drawn.reason, now
+            return None
+        if isinstance(drawn, Defer):
+            job.due_at = now + timedelta(seconds=drawn.seconds)
+            return None
+        return drawn
+
+    def _lease(self, db: Session, job: Outbox, call: SlackCall, now: datetime) -> Taken:
         uncertain = job.in_flight
         job.due_at, job.lease_owner = now + self.lease, self.owner
         job.attempts += 1
         job.in_flight = True
-        pace = db.get(ChannelPace, job.channel)
+        pace = db.get(ChannelPace, call.pace_key)
         channel_id = pace.channel_id if pace else None
-        message = RENDERERS[job.kind](job)
-        return Taken(job.id, job.kind, job.channel, message, job.created_at, uncertain, channel_id)
+        return Taken(job.id, call, job.created_at, uncertain, channel_id)
 
     def _send(self, taken: Taken) -> None:
+        args = taken.call.args
+        if taken.call.method == POST:  # lets a later attempt find it in the channel's history
+            args = args | {
+                "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": taken.id}}
+            }
         try:
-            response = self.client.chat_postMessage(
-                channel=taken.channel,
-                text=taken.message.text,
-                blocks=taken.message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata={"event_type": METADATA_TYPE, "event_payload": {"outbox_id": taken.id}},
-            )
+            response = self.client.api_call(taken.call.method, json=args)
         except SlackApiError as exc:
             self._failed(taken, exc.response.status_code, exc.response.get("error"), exc)
         except NETWORK_ERRORS as exc:  # the request may have reached Slack: outcome unknown
@@ -179,7 +198,7 @@ class DeliveryWorker:
 
     def _find_posted(self, taken: Taken) -> tuple[str, str] | None:
         """The (channel, ts) of this job's message if an earlier attempt did post it."""
-        if taken.channel_id is None:
+        if taken.channel_id is None or taken.call.method != POST:
             return None
         try:
             return find_outbox_message(self.client, taken.channel_id, taken.id, taken.created_at)
@@ -192,12 +211,12 @@ class DeliveryWorker:
             job = db.get_one(Outbox, taken.id)
             job.status, job.in_flight, job.sent_at = OutboxStatus.SENT, False, self.clock()
             job.result_channel, job.result_ts, job.last_error = channel, ts, None
-            if job.kind == OutboxKind.TRIAGE_CARD and job.mention is not None:
-                job.mention.card_channel, job.mention.card_ts = channel, ts
+            self.renderer.record(job, channel, ts)
+            learnt = {"channel_id": channel} if taken.call.method == POST else {}
             db.execute(
                 update(ChannelPace)
-                .where(ChannelPace.channel == taken.channel)
-                .values(failures=0, channel_id=channel)
+                .where(ChannelPace.channel == taken.call.pace_key)
+                .values(failures=0, **learnt)
             )
         self.metrics.deliveries.labels("sent").inc()
 
@@ -206,22 +225,22 @@ class DeliveryWorker:
             job = db.get_one(Outbox, taken.id)
             job.in_flight = status is None
             job.last_error = f"{status or ''} {error or exc}".strip()[:512]
-            result = self._reschedule(db, job, status, error, exc)
+            result = self._reschedule(db, job, taken.call.pace_key, status, error, exc)
         self.metrics.deliveries.labels(result).inc()
 
-    def _reschedule(self, db: Session, job: Outbox, status, error, exc) -> str:
+    def _reschedule(self, db: Session, job: Outbox, pace_key: str, status, error, exc) -> str:
         now = self.clock()
         if status == 429:
             wait = retry_after(exc)
             job.attempts -= 1  # being told to wait is not a failed attempt
             job.due_at = now + wait
-            hold_channel(db, channel=job.channel, until=now + wait, pacing=self.pacing)
+            hold_channel(db, channel=pace_key, until=now + wait, pacing=self._pacing(pace_key))
             return "ratelimited"
         if status is not None and status < 500 and error in PERMANENT_ERRORS:
             job.status = OutboxStatus.DEAD
             log.error("outbox %s: Slack refused it for good: %s", job.id, job.last_error)
             return "dead"
-        wait = channel_failed(db, channel=job.channel, now=now, pacing=self.pacing)
+        wait = channel_failed(db, channel=pace_key, now=now, pacing=self._pacing(pace_key))
         job.due_at = now + wait
         log.warning("outbox %s: attempt %s failed: %s", job.id, job.attempts, job.last_error)
         return "retry"

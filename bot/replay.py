@@ -31,8 +31,12 @@ class ReplayReport:
     problems: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {"read": self.read, "new": self.results["new"], "duplicate": self.results["dup"],
-                "invalid": len(self.problems)}  # fmt: skip
+        return {
+            "read": self.read,
+            "new": self.results["new"],
+            "duplicate": self.results["dup"],
+            "invalid": len(self.problems),
+        }
 
 
 def as_mention(record: object) -> NewMention:

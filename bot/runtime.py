@@ -25,6 +25,8 @@ from bot.db import make_engine, migrate, session_factory
 from bot.delivery import DeliveryWorker, Pacing, utcnow
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
+from bot.render import Renderer
+from bot.services import Services
 from bot.settings import Settings
 from bot.web import WebApp
 
@@ -53,9 +55,12 @@ class Replica:
     def start(self) -> Replica:
         """Serve HTTP and deliver in background threads; returns at once."""
         self.server = create_server(
-            self.web, host=self.settings.host, port=self.settings.port,
-            threads=self.settings.http_threads, ident="social-escalation-bot",
-        )  # fmt: skip
+            self.web,
+            host=self.settings.host,
+            port=self.settings.port,
+            threads=self.settings.http_threads,
+            ident="social-escalation-bot",
+        )
         poll = self.settings.delivery_poll_seconds
         self._thread("http", self.server.run)
         self._thread("delivery", lambda: self.worker.run(self.stopping, poll))
@@ -127,18 +132,21 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
-    metrics = Metrics()
-    bolt = build_bolt_app(slack_client(settings, token), signing_secret)
-    owner = settings.replica_name or f"{socket.gethostname()}:{os.getpid()}"
+    metrics, directory = Metrics(), org.directory()
+    client = slack_client(settings, token)
     worker = DeliveryWorker(
         sessions=sessions,
         client=slack_client(settings, token, retries=False),
+        renderer=Renderer(directory, team_url=client.auth_test().get("url", "")),
         metrics=metrics,
-        owner=owner,
+        owner=settings.replica_name or f"{socket.gethostname()}:{os.getpid()}",
         pacing=Pacing(settings.channel_rate_per_second, settings.channel_burst),
+        update_pacing=Pacing(settings.update_rate_per_minute / 60, settings.update_burst),
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
     metrics.track_outbox(worker.queue_sizes)
+    services = Services(sessions, directory, utcnow, worker.wake.set)
+    bolt = build_bolt_app(client, signing_secret, services)
     ingestor = Ingestor(sessions, org.channels.triage, metrics, utcnow, worker.wake.set)
     web = WebApp(
         SlackRequestHandler(bolt), ingestor, ingest_secret, metrics, lambda: replica.health()
@@ -147,7 +155,7 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
     return replica
 
 
-def build_bolt_app(client: WebClient, signing_secret: str) -> App:
+def build_bolt_app(client: WebClient, signing_secret: str, services: Services) -> App:
     """The Bolt app: verifies Slack's signatures, acknowledges at once, runs listeners on a pool."""
     app = App(
         client=client,
@@ -156,5 +164,5 @@ def build_bolt_app(client: WebClient, signing_secret: str) -> App:
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="listener"),
         logger=logging.getLogger("bolt"),
     )
-    handlers.register(app)
+    handlers.register(app, services)
     return app

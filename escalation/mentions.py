@@ -16,10 +16,11 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from escalation.models import Mention, Outbox, OutboxKind
+from escalation.cases import open_case
+from escalation.models import Mention
+from escalation.store import insert_ignoring_conflict
 
 MAX_TEXT = 10_000
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
@@ -38,6 +39,7 @@ class Source(StrEnum):
     TIKTOK = "tiktok"
     YOUTUBE = "youtube"
     REDDIT = "reddit"
+    SLACK = "slack"  # a colleague's message turned into a case
     OTHER = "other"
 
 
@@ -83,34 +85,18 @@ class NewMention(BaseModel):
 def record_mention(
     *, db: Session, mention: NewMention, triage_channel: str, now: datetime
 ) -> tuple[int, bool]:
-    """Store `mention` unless (source, external_id) is known, and queue its card.
+    """Store `mention` unless (source, external_id) is known; a new one opens a case.
 
     Returns the mention's id and whether it was new. One INSERT ... ON CONFLICT DO NOTHING
     decides, so concurrent deliveries of the same mention store it once without retries.
     """
-    insert = _insert_for(db)(Mention).values(**_columns(mention, now))
-    new_id = db.scalar(
-        insert.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(
-            Mention.id
-        )
+    new_id = insert_ignoring_conflict(
+        db, Mention, _columns(mention, now), keys=["source", "external_id"], returning=Mention.id
     )
     if new_id is None:
         return _existing_id(db, mention), False
-    db.add(
-        Outbox(
-            dedupe_key=f"{OutboxKind.TRIAGE_CARD}:{new_id}",
-            kind=OutboxKind.TRIAGE_CARD,
-            channel=triage_channel,
-            mention_id=new_id,
-            due_at=now,
-            created_at=now,
-        )
-    )
+    open_case(db=db, mention_id=new_id, triage_channel=triage_channel, now=now)
     return new_id, True
-
-
-def _insert_for(db: Session):
-    return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _existing_id(db: Session, mention: NewMention) -> int:

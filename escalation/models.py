@@ -17,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from escalation.workflow import CaseStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Refuses naive datetimes on the way in; SQLite hands back naive ones, made UTC here."""
@@ -41,6 +43,39 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime}
 
 
+class Case(Base):
+    """What the team works on: one or more mentions, an owner, a status, its escalations."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[CaseStatus] = mapped_column(String(24), default=CaseStatus.NEW)
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    owner_since: Mapped[datetime | None]
+    before_snooze: Mapped[str | None] = mapped_column(String(24))
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    resolution_link: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    triage_channel: Mapped[str | None] = mapped_column(String(32))
+    triage_ts: Mapped[str | None] = mapped_column(String(32))
+
+    mentions: Mapped[list[Mention]] = relationship(back_populates="case", order_by="Mention.id")
+    escalations: Mapped[list[Escalation]] = relationship(order_by="Escalation.id")
+
+    @property
+    def mention(self) -> Mention:
+        """The mention that opened the case."""
+        return self.mentions[0]
+
+    @property
+    def escalation(self) -> Escalation | None:
+        """The escalation the case is waiting on, if any."""
+        latest = self.escalations[-1] if self.escalations else None
+        return latest if latest and latest.is_open else None
+
+
 class Mention(Base):
     """One post that names the brand, stored once per (source, external_id)."""
 
@@ -50,6 +85,7 @@ class Mention(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     source: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
     url: Mapped[str | None] = mapped_column(String(2048))
@@ -63,8 +99,71 @@ class Mention(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(128))
     posted_at: Mapped[datetime]
     received_at: Mapped[datetime]
+
+    case: Mapped[Case | None] = relationship(back_populates="mentions")
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    SENT_BACK = "sent_back"
+    REASSIGNED = "reassigned"
+    WITHDRAWN = "withdrawn"  # the case was resolved while the department had it
+
+
+class Escalation(Base):
+    """One request to one department, from the question to its answer (or its end)."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department: Mapped[str] = mapped_column(String(32))
+    status: Mapped[EscalationStatus] = mapped_column(String(16), default=EscalationStatus.OPEN)
+    question: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    closed_note: Mapped[str | None] = mapped_column(Text)  # why it was sent back or moved
     card_channel: Mapped[str | None] = mapped_column(String(32))
     card_ts: Mapped[str | None] = mapped_column(String(32))
+
+    case: Mapped[Case] = relationship(back_populates="escalations")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED)
+
+
+class CaseEvent(Base):
+    """The audit trail: who did what to a case, when, from which status to which."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ProcessedRequest(Base):
+    """Keys of requests already applied (a click, a submission): a retry changes nothing."""
+
+    __tablename__ = "processed_requests"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
 
 
 class OutboxStatus(StrEnum):
@@ -74,7 +173,11 @@ class OutboxStatus(StrEnum):
 
 
 class OutboxKind(StrEnum):
-    TRIAGE_CARD = "triage_card"
+    TRIAGE_CARD = "triage_card"  # post the case's card in the triage channel
+    TRIAGE_UPDATE = "triage_update"  # redraw it (coalesced: one pending per case)
+    THREAD_NOTE = "thread_note"  # one line of history in the card's thread
+    DEPARTMENT_CARD = "department_card"  # post an escalation in the department's channel
+    DEPARTMENT_UPDATE = "department_update"  # redraw it
 
 
 class Outbox(Base):
@@ -92,7 +195,10 @@ class Outbox(Base):
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[OutboxKind] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(80))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id"))
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
     payload: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
     due_at: Mapped[datetime]
@@ -105,11 +211,14 @@ class Outbox(Base):
     result_ts: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime | None]
 
+    case: Mapped[Case | None] = relationship()
     mention: Mapped[Mention | None] = relationship()
+    escalation: Mapped[Escalation | None] = relationship()
+    event: Mapped[CaseEvent | None] = relationship()
 
 
 class ChannelPace(Base):
-    """Shared pacing of one Slack channel across replicas (a virtual-scheduling rate limit)."""
+    """Shared pacing of one Slack channel (or API method) across replicas: a GCRA limit."""
 
     __tablename__ = "channel_pace"
 

@@ -37,14 +37,24 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _postgres_database()
 
 
-def _postgres_database() -> Iterator[str]:
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, for migration tests."""
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        yield from _postgres_database(migrated=False)
+
+
+def _postgres_database(migrated: bool = True) -> Iterator[str]:
     name = f"sebot_test_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        migrate(url)
+        if migrated:
+            migrate(url)
         yield url
     finally:
         with admin.connect() as conn:

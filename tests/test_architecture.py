@@ -9,9 +9,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK_MD_SCOPES = {
-    "chat:write", "chat:write.public", "commands", "channels:manage", "groups:write",
-    "channels:read", "groups:read", "users:read", "im:write", "files:write",
-}  # fmt: skip
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "channels:manage",
+    "groups:write",
+    "channels:read",
+    "groups:read",
+    "users:read",
+    "im:write",
+    "files:write",
+}
 
 
 def imports(folder: str) -> dict[Path, set[str]]:

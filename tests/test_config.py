@@ -19,8 +19,15 @@ def test_example_config_describes_brightwave():
     org = load_org_config(EXAMPLE)
     assert org.channels.triage == "social-triage"
     assert set(org.departments) == {
-        "care", "billing", "sales", "field", "network", "comms", "legal", "product"
-    }  # fmt: skip
+        "care",
+        "billing",
+        "sales",
+        "field",
+        "network",
+        "comms",
+        "legal",
+        "product",
+    }
     assert org.departments["billing"].channel == "esc-billing"
     assert org.policies["P1"].first_reply == timedelta(minutes=15)
     assert org.policies["P1"].around_the_clock

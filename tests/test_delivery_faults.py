@@ -13,11 +13,12 @@ from bot.delivery import DeliveryWorker, Pacing
 from bot.fakeslack import Limits
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
+from bot.render import Renderer
 from bot.runtime import slack_client
 from escalation.mentions import NewMention
 from escalation.models import Outbox, OutboxStatus
 from tests.conftest import replica_settings
-from tests.support import mention_record, post_ingest, wait_until
+from tests.support import ORG, mention_record, post_ingest, wait_until
 
 SLACK_BURST = 5  # Slack: about one message a second per channel, short bursts tolerated
 
@@ -64,6 +65,7 @@ def test_slack_down_for_an_hour_loses_nothing(database_url, sessions, fake_slack
     worker = DeliveryWorker(
         sessions=sessions,
         client=slack_client(settings, settings.slack_bot_token.get_secret_value(), retries=False),
+        renderer=Renderer(ORG.directory()),
         metrics=metrics,
         owner="test",
         pacing=Pacing(rate=1.0, burst=3),

@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
 
-from escalation.models import Mention, Outbox
+from escalation.models import Case, Mention, Outbox
 from tests.support import (
     SIGNING_SECRET,
     mention_record,
@@ -41,7 +41,7 @@ def test_twenty_webhooks_give_twenty_cards_each_once(start_replica, fake_slack, 
         assert sum(f"@user{n}:" in t for t in texts) == 1, n
     assert len(texts) == 20
     with sessions() as db:
-        assert all(m.card_ts for m in db.scalars(select(Mention)))
+        assert all(case.triage_ts for case in db.scalars(select(Case)))
     assert all(call.ok for call in fake_slack.calls("chat.postMessage"))  # paced: no 429
 
 

@@ -17,8 +17,11 @@ def test_the_local_workspace_shows_cards_landing_in_triage(tmp_path):
     with out.open("w") as stdout:
         process = subprocess.Popen(
             [sys.executable, "app.py", "local", "--every", "0.05"],
-            cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and out.read_text().count("#social-triage") < 5:

@@ -35,9 +35,13 @@ def test_a_mention_and_its_card_job_are_stored_together(sessions):
     assert created
     with sessions() as db:
         job = db.scalar(select(Outbox))
-        assert (job.kind, job.channel, job.mention_id) == (
-            OutboxKind.TRIAGE_CARD, "social-triage", mention_id
-        )  # fmt: skip
+        mention = db.get(Mention, mention_id)
+        assert (job.kind, job.channel, job.case_id) == (
+            OutboxKind.TRIAGE_CARD,
+            "social-triage",
+            mention.case_id,
+        )
+        assert mention.case.status == "new"
         assert job.status == OutboxStatus.PENDING and job.due_at == NOW
         assert db.get(Mention, mention_id).author_handle == "phil"
 

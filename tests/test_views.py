@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from bot.config import load_org_config
 from bot.fakeslack.blocks import validate_message
-from bot.views import escape, followers, link, triage_card
-from escalation.models import Mention
+from bot.views.cards import triage_card
+from bot.views.text import escape, followers, link
+from escalation.models import Case, Mention
+from escalation.workflow import CaseStatus
 
 CONTROL = re.compile(r"<(?!!date\^)[!@#]")  # Slack control syntax other than our own dates
+
+
+ORG = load_org_config(Path(__file__).resolve().parent.parent / "config.example.yaml").directory()
+
+
+def card_for(**overrides):
+    return triage_card(Case(id=1, status=CaseStatus.NEW, mentions=[mention(**overrides)]), ORG)
 
 
 def mention(**overrides) -> Mention:
@@ -54,7 +65,7 @@ def test_followers(count, shown):
 
 
 def test_card_shows_author_source_link_text_and_time():
-    card = triage_card(mention(author_verified=True, author_followers=52_000))
+    card = card_for(author_verified=True, author_followers=52_000)
     rendered = all_text(card)
     assert "*Phil* @big_phil_79 · 52k followers · ✓ verified" in rendered
     assert "> @BrightwaveHelp still no internet" in rendered
@@ -73,7 +84,7 @@ def test_card_shows_author_source_link_text_and_time():
     ],
 )
 def test_hostile_text_notifies_nobody(hostile):
-    card = triage_card(mention(text=hostile, author_display_name="<!channel>"))
+    card = card_for(text=hostile, author_display_name="<!channel>")
     assert not CONTROL.search(all_text(card))
     assert "&lt;!channel&gt;" in all_text(card)
 
@@ -81,7 +92,7 @@ def test_hostile_text_notifies_nobody(hostile):
 @pytest.mark.parametrize("length", [3000, 10_000])
 def test_long_mentions_stay_within_block_kit_limits(length):
     text = ("Fix it & <now> " * 1000)[:length]
-    card = triage_card(mention(text=text))
+    card = card_for(text=text)
     assert validate_message(card.blocks) == []
     sections = [b["text"]["text"] for b in card.blocks if b["type"] == "section"]
     quoted = "".join(s for s in sections if s.startswith(">"))

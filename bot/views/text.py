@@ -1,8 +1,4 @@
-"""Block Kit builders: pure functions of domain state, shared by the first post and every update.
-
-Every piece of text that came from outside (a post, a name, a link) passes `escape` or `link`, so
-that `<!channel>`, `<@U123>` or `<https://evil|brightwave.co.uk>` in a tweet show as typed.
-"""
+"""Text pieces for mrkdwn: escaping, links, reach, dates, quoted posts."""
 
 from __future__ import annotations
 
@@ -10,11 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from escalation.models import Mention
-
 SECTION_LIMIT = 3000
 FALLBACK_PREVIEW = 150
-SOURCE_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+SOURCE_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "slack": "Slack"}
 
 
 @dataclass(frozen=True)
@@ -80,24 +74,30 @@ def _quoted_chunks(text: str, limit: int) -> list[str]:
     return [*chunks, "".join(current)]
 
 
-def author_line(mention: Mention) -> str:
-    name = escape(mention.author_display_name or mention.author_handle)
-    verified = " · ✓ verified" if mention.author_verified else ""
-    reach = f"{followers(mention.author_followers)} followers"
-    return f"*{name}* @{escape(mention.author_handle)} · {reach}{verified}"
+def plain(text: str, limit: int) -> dict:
+    """A plain_text object (never parsed by Slack), cut to `limit` characters."""
+    return {"type": "plain_text", "text": shorten(text, limit), "emoji": True}
 
 
-def triage_card(mention: Mention) -> Message:
-    """The card that stands for a mention in the triage channel."""
-    where = source_name(mention.source)
-    context = [f"{where} · posted {slack_date(mention.posted_at)}"]
-    if mention.url:
-        context.append(link(mention.url, f"Open on {where}"))
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": author_line(mention)}},
-        *quote_blocks(mention.text),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
-    ]
-    preview = mention.text if len(mention.text) <= FALLBACK_PREVIEW else mention.text[:149] + "…"
-    text = f"New {where} mention from @{mention.author_handle}: {preview}"
-    return Message(text=escape(text), blocks=blocks)
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mrkdwn_section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": shorten(text, SECTION_LIMIT)}}
+
+
+def context(*parts: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": p} for p in parts if p]}
+
+
+def quoted(text: str, limit: int = 1500) -> str:
+    """Staff's own words (a question, an answer) quoted and escaped, cut to `limit`."""
+    return "\n".join(f"> {line}" for line in escape(shorten(text, limit)).splitlines() or [""])
+
+
+def permalink(team_url: str, channel: str | None, ts: str | None) -> str | None:
+    """Slack's permalink for a message: {workspace}/archives/{channel}/p{ts without the dot}."""
+    if not (team_url and channel and ts):
+        return None
+    return f"{team_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

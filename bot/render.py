@@ -1,0 +1,99 @@
+"""What each outbox job becomes in Slack: a Web API call drawn from the current state.
+
+Drawing at send time, not at queue time, means a redraw shows the newest state and several
+changes in a row need one chat.update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.views.cards import department_card, triage_card
+from bot.views.notes import history_note
+from escalation.models import Outbox, OutboxKind
+from escalation.people import Directory
+
+POST, UPDATE = "chat.postMessage", "chat.update"
+UPDATE_PACE = "api:chat.update"  # Slack limits chat.update per workspace (tier 3)
+REDRAWS = frozenset({OutboxKind.TRIAGE_UPDATE, OutboxKind.DEPARTMENT_UPDATE})
+
+
+def pace_key(job: Outbox) -> str:
+    """The rate limit a job counts against: its channel's posts, or the workspace's updates."""
+    return UPDATE_PACE if job.kind in REDRAWS else job.channel
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    args: dict
+    pace_key: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to send: the job is done (a redraw of a card that is not posted yet)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Not yet: what it refers to (the card a note threads under) is not in Slack yet."""
+
+    seconds: float
+
+
+class Renderer:
+    def __init__(self, org: Directory, team_url: str = "") -> None:
+        self.org, self.team_url = org, team_url
+
+    def render(self, job: Outbox) -> SlackCall | Skip | Defer:
+        return getattr(self, f"_{OutboxKind(job.kind).value}")(job)
+
+    def record(self, job: Outbox, channel: str, ts: str) -> None:
+        """Remember where a new card landed, so that redraws and threads can find it."""
+        if job.kind == OutboxKind.TRIAGE_CARD:
+            job.case.triage_channel, job.case.triage_ts = channel, ts
+        elif job.kind == OutboxKind.DEPARTMENT_CARD:
+            job.escalation.card_channel, job.escalation.card_ts = channel, ts
+
+    def _triage_card(self, job: Outbox) -> SlackCall:
+        card = triage_card(job.case, self.org)
+        return _post(job, job.channel, {"text": card.text, "blocks": card.blocks})
+
+    def _triage_update(self, job: Outbox) -> SlackCall | Skip:
+        case = job.case
+        if case.triage_ts is None:
+            return Skip("the card is not posted yet; its post draws the newest state")
+        card = triage_card(case, self.org)
+        args = {"channel": case.triage_channel, "ts": case.triage_ts}
+        return SlackCall(UPDATE, args | {"text": card.text, "blocks": card.blocks}, pace_key(job))
+
+    def _thread_note(self, job: Outbox) -> SlackCall | Defer:
+        case = job.case
+        if case.triage_ts is None:
+            return Defer(2.0)
+        text = history_note(job.event, self.org)
+        return _post(job, case.triage_channel, {"text": text, "thread_ts": case.triage_ts})
+
+    def _department_card(self, job: Outbox) -> SlackCall | Defer:
+        if job.case.triage_ts is None:  # the card links back to the triage thread
+            return Defer(2.0)
+        card = department_card(job.escalation, self.org, self.team_url)
+        return _post(job, job.channel, {"text": card.text, "blocks": card.blocks})
+
+    def _department_update(self, job: Outbox) -> SlackCall | Skip:
+        escalation = job.escalation
+        if escalation.card_ts is None:
+            return Skip("the escalation card is not posted yet")
+        card = department_card(escalation, self.org, self.team_url)
+        args = {"channel": escalation.card_channel, "ts": escalation.card_ts}
+        return SlackCall(UPDATE, args | {"text": card.text, "blocks": card.blocks}, pace_key(job))
+
+
+def _post(job: Outbox, channel: str, args: dict) -> SlackCall:
+    """A post, paced on the channel's configured name (the same key whatever `channel` is)."""
+    # Links in mentions are the customer's, not ours: never unfurl them.
+    unfurl = {"unfurl_links": False, "unfurl_media": False}
+    return SlackCall(POST, {"channel": channel, **unfurl, **args}, pace_key(job))

@@ -1,0 +1,34 @@
+"""What Slack listeners need from the runtime, handed to them by Bolt as `services`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import unit_of_work
+from escalation.people import Actor, Directory
+
+
+@dataclass(frozen=True)
+class Services:
+    sessions: sessionmaker[Session]
+    org: Directory
+    clock: Callable[[], datetime]
+    wake_delivery: Callable[[], None]
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One transaction; when it commits, the delivery worker is told there is work."""
+        with unit_of_work(self.sessions) as db:
+            yield db
+        self.wake_delivery()
+
+    def actor(self, slack_id: str) -> Actor:
+        return self.org.actor(slack_id)
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,28 @@
+"""Action and callback ids. Messages stay in Slack for years and their buttons must keep
+working after upgrades: never rename a value, only add."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    CLAIM = "case-claim"
+    RELEASE = "case-release"
+    TAKE_OVER = "case-take-over"
+    ESCALATE = "case-escalate"
+    RESOLVE = "case-resolve"
+    REOPEN = "case-reopen"
+    ACKNOWLEDGE = "escalation-acknowledge"
+    ANSWER = "escalation-answer"
+    SEND_BACK = "escalation-send-back"
+    REASSIGN = "escalation-reassign"
+
+
+class CallbackId(StrEnum):
+    ESCALATE = "case-escalate-modal"
+    RESOLVE = "case-resolve-modal"
+    ANSWER = "escalation-answer-modal"
+    SEND_BACK = "escalation-send-back-modal"
+    MESSAGE_SHORTCUT = "message-escalate"
+    MESSAGE_ESCALATE = "message-escalate-modal"

@@ -1,0 +1,49 @@
+"""One short line of history per change, posted in the case's triage thread.
+
+The person who acted is named (no notification); the person who must know is mentioned, which
+is how Slack tells them: the owner when a department acknowledges, answers or sends back, the
+previous owner when someone takes over.
+"""
+
+from __future__ import annotations
+
+from bot.views.cards import OUTCOMES
+from bot.views.text import escape, link, quoted
+from escalation.cases import Outcome
+from escalation.models import CaseEvent
+from escalation.people import Directory, person
+from escalation.workflow import Action
+
+
+def history_note(event: CaseEvent, org: Directory) -> str:
+    data = event.data or {}
+    who = f"*{escape(org.name(event.actor))}*"
+    dept = _department(data.get("department"), org)
+    told = f" {person(data['owner'])}" if data.get("owner") else ""
+    lines = {
+        Action.CLAIM: f"🙋 {who} claimed this.",
+        Action.RELEASE: f"{who} released this; it is unclaimed.",
+        Action.TAKE_OVER: f"{who} took this over from {_previous(data)}.",
+        Action.ESCALATE: f"⬆️ {who} escalated to {dept}:\n{quoted(event.note or '')}",
+        Action.ACKNOWLEDGE: f"👀 {who} ({dept}) acknowledged.{told}",
+        Action.ANSWER: f"💬 {dept} answered ({who}):\n{quoted(event.note or '', 2800)}\n{told}",
+        Action.SEND_BACK: f"↩️ {dept} sent this back ({who}):\n{quoted(event.note or '')}\n{told}",
+        Action.REASSIGN: f"➡️ {who} moved this from {dept} to "
+        f"{_department(data.get('to'), org)}.{told}",
+        Action.RESOLVE: f"✅ {who} resolved this: {_outcome(data)}",
+        Action.REOPEN: f"↩️ {who} reopened this.",
+    }
+    return lines.get(Action(event.action), f"{who}: {escape(event.action)}").strip()
+
+
+def _department(key: str | None, org: Directory) -> str:
+    return f"*{escape(org.department(key).name)}*" if key in org.departments else "a department"
+
+
+def _previous(data: dict) -> str:
+    return person(data["previous"]) if data.get("previous") else "nobody"
+
+
+def _outcome(data: dict) -> str:
+    text = OUTCOMES.get(Outcome(data["outcome"]), "") if data.get("outcome") else ""
+    return f"{text} · {link(data['link'], 'link')}" if data.get("link") else f"{text}."

@@ -1,0 +1,348 @@
+"""Case services: every change goes through `_transition`, which checks who may act and the
+status table, writes the audit event and queues what Slack must show (in the same transaction).
+
+Services are keyword-only, never commit (the caller's unit of work does) and take `now`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from escalation.errors import AlreadyClaimed, InvalidTransition, NotAllowed, NotFound
+from escalation.models import (
+    Case,
+    CaseEvent,
+    Escalation,
+    EscalationStatus,
+    Mention,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+)
+from escalation.people import Actor, Directory, person
+from escalation.permissions import refusal
+from escalation.workflow import Action, CaseStatus, next_status
+
+
+class Outcome(StrEnum):
+    REPLIED_PUBLICLY = "replied_publicly"
+    MOVED_TO_DM = "moved_to_dm"
+    NO_REPLY_NEEDED = "no_reply_needed"
+    SPAM = "spam"
+
+
+def open_case(*, db: Session, mention_id: int, triage_channel: str, now: datetime) -> Case:
+    """A new mention opens a case; its card is queued for the triage channel."""
+    case = Case(status=CaseStatus.NEW, created_at=now, updated_at=now)
+    db.add(case)
+    db.flush()
+    db.execute(update(Mention).where(Mention.id == mention_id).values(case_id=case.id))
+    _queue(db, OutboxKind.TRIAGE_CARD, triage_channel, now, case=case, key=f"card:{case.id}")
+    return case
+
+
+def case_of(db: Session, mention_id: int) -> int:
+    """The id of the case a mention belongs to."""
+    return db.scalar(select(Mention.case_id).where(Mention.id == mention_id))
+
+
+def load_case(db: Session, case_id: int) -> Case:
+    """The case, locked for this transaction (FOR UPDATE on PostgreSQL)."""
+    case = db.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    if case is None:
+        raise NotFound("That case no longer exists.")
+    return case
+
+
+def check_allowed(
+    *,
+    db: Session,
+    case_id: int,
+    action: Action,
+    actor: Actor,
+    org: Directory,
+    escalation_id: int | None = None,
+) -> None:
+    """Raise NotAllowed now, before a person types into a modal for nothing."""
+    case = db.get(Case, case_id)
+    if case is None:
+        raise NotFound("That case no longer exists.")
+    escalation = case.escalation
+    if escalation_id is not None and (escalation is None or escalation.id != escalation_id):
+        raise InvalidTransition("This escalation is closed or was moved; see the newest card.")
+    department = org.departments.get(escalation.department) if escalation_id else None
+    if reason := refusal(action, actor, owner=case.owner_id, department=department, directory=org):
+        raise NotAllowed(reason)
+
+
+def claim(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
+    """Make `actor` the owner; atomic, so of many simultaneous clicks exactly one wins."""
+    case = load_case(db, case_id)
+    if case.owner_id == actor.id:
+        raise AlreadyClaimed("You already own this case.")
+    if case.owner_id:
+        since = ago(case.owner_since, now)
+        raise AlreadyClaimed(f"Claimed by {person(case.owner_id)} {since}.")
+    _transition(db, case, Action.CLAIM, actor, org, now)
+    case.owner_id, case.owner_since = actor.id, now
+    return case
+
+
+def release(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
+    case = load_case(db, case_id)
+    _transition(db, case, Action.RELEASE, actor, org, now, data={"owner": case.owner_id})
+    case.owner_id = case.owner_since = None
+    return case
+
+
+def take_over(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
+    """Someone else becomes the owner; the previous owner is named in the history (notified)."""
+    case = load_case(db, case_id)
+    if case.owner_id == actor.id:
+        raise AlreadyClaimed("You already own this case.")
+    previous = case.owner_id
+    _transition(db, case, Action.TAKE_OVER, actor, org, now, data={"previous": previous})
+    case.owner_id, case.owner_since = actor.id, now
+    return case
+
+
+def escalate(
+    *,
+    db: Session,
+    case_id: int,
+    department: str,
+    question: str,
+    note: str | None,
+    actor: Actor,
+    org: Directory,
+    now: datetime,
+) -> Escalation:
+    """Ask `department` for input: an escalation card goes to its channel."""
+    case = load_case(db, case_id)
+    if department not in org.departments:
+        raise NotFound(f"There is no department '{department}' in the organisation file.")
+    if waiting := case.escalation:
+        name = org.department(waiting.department).name
+        raise InvalidTransition(f"This case is already waiting on {name}.")
+    data = {"department": department}
+    _transition(db, case, Action.ESCALATE, actor, org, now, note=question, data=data)
+    return _new_escalation(db, case, department, question, note, actor, org, now)
+
+
+def _new_escalation(db, case, department, question, note, actor, org, now) -> Escalation:
+    escalation = Escalation(
+        case=case,
+        department=department,
+        question=question,
+        note=note,
+        requested_by=actor.id,
+        requested_at=now,
+    )
+    db.add(escalation)
+    db.flush()
+    channel = org.department(department).channel
+    key = f"department-card:{escalation.id}"
+    _queue(db, OutboxKind.DEPARTMENT_CARD, channel, now, case=case, escalation=escalation, key=key)
+    return escalation
+
+
+def acknowledge(
+    *, db: Session, case_id: int, escalation_id: int, actor: Actor, org: Directory, now: datetime
+) -> Escalation:
+    """A member of the department takes the escalation; the triage owner is told."""
+    case, escalation = _waiting(db, case_id, escalation_id)
+    data = {"department": escalation.department, "owner": case.owner_id}
+    _transition(db, case, Action.ACKNOWLEDGE, actor, org, now, data=data, escalation=escalation)
+    escalation.status = EscalationStatus.ACKNOWLEDGED
+    escalation.acknowledged_by, escalation.acknowledged_at = actor.id, now
+    return escalation
+
+
+def answer(
+    *,
+    db: Session,
+    case_id: int,
+    escalation_id: int,
+    text: str,
+    actor: Actor,
+    org: Directory,
+    now: datetime,
+) -> Escalation:
+    """The department's input: posted in the triage thread, naming the owner."""
+    case, escalation = _waiting(db, case_id, escalation_id)
+    data = {"department": escalation.department, "owner": case.owner_id}
+    _transition(
+        db, case, Action.ANSWER, actor, org, now, note=text, data=data, escalation=escalation
+    )
+    escalation.status, escalation.answer = EscalationStatus.ANSWERED, text
+    escalation.answered_by, escalation.answered_at = actor.id, now
+    if escalation.acknowledged_at is None:  # answering is acknowledging too
+        escalation.acknowledged_by, escalation.acknowledged_at = actor.id, now
+    return escalation
+
+
+def send_back(
+    *,
+    db: Session,
+    case_id: int,
+    escalation_id: int,
+    reason: str,
+    actor: Actor,
+    org: Directory,
+    now: datetime,
+) -> Escalation:
+    """The department returns the case to triage with a reason."""
+    case, escalation = _waiting(db, case_id, escalation_id)
+    data = {"department": escalation.department, "owner": case.owner_id}
+    _transition(
+        db, case, Action.SEND_BACK, actor, org, now, note=reason, data=data, escalation=escalation
+    )
+    escalation.status, escalation.closed_note = EscalationStatus.SENT_BACK, reason
+    return escalation
+
+
+def reassign(
+    *,
+    db: Session,
+    case_id: int,
+    escalation_id: int,
+    department: str,
+    actor: Actor,
+    org: Directory,
+    now: datetime,
+) -> Escalation:
+    """Move the escalation to another department, with the same question."""
+    case, escalation = _waiting(db, case_id, escalation_id)
+    if department not in org.departments or department == escalation.department:
+        raise NotFound("Choose another department from the organisation file.")
+    data = {"department": escalation.department, "to": department, "owner": case.owner_id}
+    _transition(db, case, Action.REASSIGN, actor, org, now, data=data, escalation=escalation)
+    escalation.status = EscalationStatus.REASSIGNED
+    escalation.closed_note = f"moved to {org.department(department).name}"
+    note = f"Moved from {org.department(escalation.department).name}"
+    return _new_escalation(db, case, department, escalation.question, note, actor, org, now)
+
+
+def resolve(
+    *,
+    db: Session,
+    case_id: int,
+    outcome: Outcome,
+    link: str | None,
+    actor: Actor,
+    org: Directory,
+    now: datetime,
+) -> Case:
+    case = load_case(db, case_id)
+    waiting = case.escalation
+    data = {"outcome": outcome.value, "link": link}
+    _transition(db, case, Action.RESOLVE, actor, org, now, data=data)
+    case.resolution, case.resolution_link, case.resolved_at = outcome.value, link, now
+    if waiting:  # the department no longer needs to act
+        waiting.status = EscalationStatus.WITHDRAWN
+        _queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=waiting, org=org)
+    return case
+
+
+def reopen(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
+    case = load_case(db, case_id)
+    _transition(db, case, Action.REOPEN, actor, org, now, data={"owner": case.owner_id})
+    case.resolution = case.resolution_link = case.resolved_at = None
+    return case
+
+
+def _waiting(db: Session, case_id: int, escalation_id: int) -> tuple[Case, Escalation]:
+    """The case and the escalation a department card acts on, if it is still the open one."""
+    case = load_case(db, case_id)
+    if case.escalation is None or case.escalation.id != escalation_id:
+        raise InvalidTransition("This escalation is closed or was moved; see the newest card.")
+    return case, case.escalation
+
+
+def _transition(
+    db: Session,
+    case: Case,
+    action: Action,
+    actor: Actor,
+    org: Directory,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict | None = None,
+    escalation: Escalation | None = None,
+) -> CaseEvent:
+    """Check, move, audit, and queue the card redraws and one line of history."""
+    department = org.departments.get(escalation.department) if escalation else None
+    if reason := refusal(action, actor, owner=case.owner_id, department=department, directory=org):
+        raise NotAllowed(reason)
+    before = case.status
+    case.status = next_status(before, action, owner=case.owner_id, before_snooze=case.before_snooze)
+    case.updated_at = now
+    event = CaseEvent(
+        case_id=case.id,
+        at=now,
+        actor=actor.id,
+        action=action.value,
+        from_status=before,
+        to_status=case.status,
+        note=note,
+        data=data,
+    )
+    db.add(event)
+    db.flush()
+    key = f"note:{event.id}"
+    _queue(db, OutboxKind.THREAD_NOTE, org.triage_channel, now, case=case, event=event, key=key)
+    _queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case, org=org)
+    if escalation is not None:
+        _queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=escalation, org=org)
+    return event
+
+
+def _queue(db: Session, kind: OutboxKind, channel: str, now: datetime, *, key: str, **refs) -> None:
+    db.add(Outbox(dedupe_key=key, kind=kind, channel=channel, due_at=now, created_at=now, **refs))
+
+
+def _queue_update(
+    db: Session,
+    kind: OutboxKind,
+    now: datetime,
+    *,
+    org: Directory,
+    case: Case | None = None,
+    escalation: Escalation | None = None,
+) -> None:
+    """Queue a redraw unless one is already waiting: it will draw the newest state anyway."""
+    if escalation is not None:
+        target, channel = {"escalation": escalation}, org.department(escalation.department).channel
+        case = escalation.case
+    else:
+        target, channel = {}, org.triage_channel
+    pending = select(Outbox.id).where(
+        Outbox.kind == kind,
+        Outbox.status == OutboxStatus.PENDING,
+        Outbox.in_flight.is_(False),
+        Outbox.case_id == case.id,
+    )
+    if escalation is not None:
+        pending = pending.where(Outbox.escalation_id == escalation.id)
+    if db.scalar(pending) is None:
+        key = f"{kind.value}:{uuid.uuid4().hex}"
+        _queue(db, kind, channel, now, key=key, case=case, **target)
+
+
+def ago(then: datetime | None, now: datetime) -> str:
+    """'just now', '2 min ago', '3 h ago', '2 days ago'."""
+    seconds = (now - then).total_seconds() if then else 0
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days > 1 else ''} ago"

@@ -1,0 +1,23 @@
+"""Domain errors carry the sentence the person who acted should read."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Refused or impossible; `str(error)` is the sentence shown to the person."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class NotAllowed(DomainError):
+    pass
+
+
+class InvalidTransition(DomainError):
+    pass
+
+
+class AlreadyClaimed(DomainError):
+    pass

@@ -1,0 +1,121 @@
+"""Buttons and modals of a department's escalation card: acknowledge, answer, send back,
+reassign."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.views.ids import ActionId, CallbackId
+from bot.views.modals import answer_modal, send_back_modal
+from escalation import cases
+from escalation.errors import DomainError
+from escalation.workflow import Action
+from handlers.actions import apply_click, apply_submission
+from handlers.payloads import Click, choice, escalation_ref, field, metadata
+
+
+def register(app: App) -> None:
+    app.action(ActionId.ACKNOWLEDGE)(acknowledge)
+    app.action(ActionId.ANSWER)(open_answer)
+    app.view(CallbackId.ANSWER)(submit_answer)
+    app.action(ActionId.SEND_BACK)(open_send_back)
+    app.view(CallbackId.SEND_BACK)(submit_send_back)
+    app.action(ActionId.REASSIGN)(reassign)
+
+
+def acknowledge(ack, body, services, respond):
+    ack()
+
+    def change(db, click, actor):
+        case_id, escalation_id = escalation_ref(click.value)
+        cases.acknowledge(
+            db=db,
+            case_id=case_id,
+            escalation_id=escalation_id,
+            actor=actor,
+            org=services.org,
+            now=services.now(),
+        )
+
+    apply_click(body, services, respond, change, "Acknowledged; triage was told you're on it.")
+
+
+def reassign(ack, body, services, respond):
+    ack()
+
+    def change(db, click, actor):
+        reference, department = choice(click.value)
+        case_id, escalation_id = escalation_ref(reference)
+        cases.reassign(
+            db=db,
+            case_id=case_id,
+            escalation_id=escalation_id,
+            department=department,
+            actor=actor,
+            org=services.org,
+            now=services.now(),
+        )
+
+    apply_click(body, services, respond, change, "Moved; triage was told.")
+
+
+def _opener(action: Action, build):
+    """A listener that checks the person may act, then opens the modal `build` makes."""
+
+    def listener(ack, body, client, services):
+        ack()
+        click = Click.of(body)
+        case_id, escalation_id = escalation_ref(click.value)
+        with services.unit() as db:
+            cases.check_allowed(
+                db=db,
+                case_id=case_id,
+                action=action,
+                escalation_id=escalation_id,
+                actor=services.actor(click.user),
+                org=services.org,
+            )
+            department = services.org.department(cases.load_case(db, case_id).escalation.department)
+        client.views_open(
+            trigger_id=click.trigger_id, view=build(case_id, escalation_id, department)
+        )
+
+    return listener
+
+
+open_answer = _opener(Action.ANSWER, lambda case, esc, dept: answer_modal(case, esc, dept.name))
+open_send_back = _opener(Action.SEND_BACK, lambda case, esc, _dept: send_back_modal(case, esc))
+
+
+def _submitter(service, block_id: str, argument: str, empty: str):
+    """A modal submission listener: one text field handed to `service` as `argument`."""
+
+    def listener(ack, body, view, services):
+        meta, text = metadata(view), field(view, block_id)
+        if not text:
+            ack(response_action="errors", errors={block_id: empty})
+            return
+
+        def change(db):
+            service(
+                db=db,
+                case_id=int(meta["case"]),
+                escalation_id=int(meta["escalation"]),
+                actor=services.actor(body["user"]["id"]),
+                org=services.org,
+                now=services.now(),
+                **{argument: text},
+            )
+
+        try:
+            apply_submission(view, services, change)
+        except DomainError as error:
+            ack(response_action="errors", errors={block_id: str(error)})
+            return
+        ack()
+
+    return listener
+
+
+submit_answer = _submitter(cases.answer, "answer", "text", "Write the answer for triage.")
+submit_send_back = _submitter(cases.send_back, "reason", "reason", "Say why it goes back.")

@@ -1,0 +1,136 @@
+"""Buttons and modals of the triage card: claim, release, take over, escalate, resolve, reopen."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.views.ids import ActionId, CallbackId
+from bot.views.modals import escalate_modal, resolve_modal
+from escalation import cases
+from escalation.errors import DomainError
+from escalation.workflow import Action
+from handlers.actions import apply_click, apply_submission
+from handlers.payloads import BadPayload, Click, case_ref, choice, field, metadata
+
+
+def register(app: App) -> None:
+    app.action(ActionId.CLAIM)(claim)
+    app.action(ActionId.RELEASE)(release)
+    app.action(ActionId.TAKE_OVER)(take_over)
+    app.action(ActionId.ESCALATE)(open_escalate)
+    app.view(CallbackId.ESCALATE)(submit_escalate)
+    app.action(ActionId.RESOLVE)(open_resolve)
+    app.view(CallbackId.RESOLVE)(submit_resolve)
+    app.action(ActionId.REOPEN)(reopen)
+
+
+def _simple(service, confirmation: str):
+    """A listener for a button that needs no more input than the click itself."""
+
+    def listener(ack, body, services, respond):
+        ack()
+
+        def change(db, click, actor):
+            service(
+                db=db,
+                case_id=case_ref(click.value),
+                actor=actor,
+                org=services.org,
+                now=services.now(),
+            )
+
+        apply_click(body, services, respond, change, confirmation)
+
+    return listener
+
+
+claim = _simple(cases.claim, "You own this case now.")
+release = _simple(cases.release, "Released: the case is unclaimed again.")
+take_over = _simple(cases.take_over, "You own this case now; the previous owner was told.")
+reopen = _simple(cases.reopen, "Reopened.")
+
+
+def open_escalate(ack, body, client, services):
+    ack()
+    click = Click.of(body)
+    reference, department = choice(click.value)
+    case_id = case_ref(reference)
+    with services.unit() as db:
+        cases.check_allowed(
+            db=db,
+            case_id=case_id,
+            action=Action.ESCALATE,
+            actor=services.actor(click.user),
+            org=services.org,
+        )
+    if department not in services.org.departments:
+        raise BadPayload(f"unknown department {department!r}")
+    client.views_open(
+        trigger_id=click.trigger_id, view=escalate_modal(case_id, department, services.org)
+    )
+
+
+def submit_escalate(ack, body, view, services):
+    meta, question = metadata(view), field(view, "question")
+    if not question:
+        ack(response_action="errors", errors={"question": "Say what triage needs from them."})
+        return
+
+    def change(db):
+        cases.escalate(
+            db=db,
+            case_id=case_ref(str(meta.get("case"))),
+            department=str(meta.get("department")),
+            question=question,
+            note=field(view, "note"),
+            actor=services.actor(body["user"]["id"]),
+            org=services.org,
+            now=services.now(),
+        )
+
+    try:
+        apply_submission(view, services, change)
+    except DomainError as error:
+        ack(response_action="errors", errors={"question": str(error)})
+        return
+    ack()
+
+
+def open_resolve(ack, body, client, services):
+    ack()
+    click = Click.of(body)
+    case_id = case_ref(click.value)
+    with services.unit() as db:
+        cases.check_allowed(
+            db=db,
+            case_id=case_id,
+            action=Action.RESOLVE,
+            actor=services.actor(click.user),
+            org=services.org,
+        )
+    client.views_open(trigger_id=click.trigger_id, view=resolve_modal(case_id))
+
+
+def submit_resolve(ack, body, view, services):
+    meta, outcome = metadata(view), field(view, "outcome")
+    if outcome not in set(cases.Outcome):
+        ack(response_action="errors", errors={"outcome": "Choose how the case ended."})
+        return
+
+    def change(db):
+        cases.resolve(
+            db=db,
+            case_id=case_ref(str(meta.get("case"))),
+            outcome=cases.Outcome(outcome),
+            link=field(view, "link"),
+            actor=services.actor(body["user"]["id"]),
+            org=services.org,
+            now=services.now(),
+        )
+
+    try:
+        apply_submission(view, services, change)
+    except DomainError as error:
+        ack(response_action="errors", errors={"outcome": str(error)})
+        return
+    ack()
