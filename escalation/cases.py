@@ -83,11 +83,10 @@ def check_allowed(
 def claim(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
     """Make `actor` the owner; atomic, so of many simultaneous clicks exactly one wins."""
     case = load_case(db, case_id)
-    if case.owner_id == actor.id:
-        raise AlreadyClaimed("You already own this case.")
-    if case.owner_id:
-        since = ago(case.owner_since, now)
-        raise AlreadyClaimed(f"Claimed by {person(case.owner_id)} {since}.")
+    if case.owner_id and case.status != CaseStatus.RESOLVED:
+        if case.owner_id == actor.id:
+            raise AlreadyClaimed("You already own this case.")
+        raise AlreadyClaimed(f"Claimed by {person(case.owner_id)} {ago(case.owner_since, now)}.")
     _transition(db, case, Action.CLAIM, actor, org, now)
     case.owner_id, case.owner_since = actor.id, now
     return case

@@ -44,12 +44,12 @@ S = CaseStatus
 OPEN = frozenset(S) - {S.RESOLVED}
 # Where an action may start from. Its target is in TARGETS, or decided by the service for the
 # few actions that return a case to where it was (release, send back, wake, reopen).
+OWNED = OPEN - {S.NEW, S.SNOOZED}
 SOURCES: dict[Action, frozenset[CaseStatus]] = {
-    Action.CLAIM: frozenset({S.NEW}),
-    Action.RELEASE: frozenset({S.CLAIMED}),
-    Action.TAKE_OVER: frozenset(
-        {S.CLAIMED, S.ESCALATED, S.ACKNOWLEDGED, S.ANSWERED, S.REPLIED, S.WAITING_CUSTOMER}
-    ),
+    # Ownership: a case at a department can still be claimed, released or taken over.
+    Action.CLAIM: OPEN - {S.SNOOZED},
+    Action.RELEASE: OWNED,
+    Action.TAKE_OVER: OWNED,
     Action.ESCALATE: frozenset({S.NEW, S.CLAIMED, S.ANSWERED, S.REPLIED, S.WAITING_CUSTOMER}),
     Action.ACKNOWLEDGE: frozenset({S.ESCALATED}),
     Action.ANSWER: frozenset({S.ESCALATED, S.ACKNOWLEDGED}),
@@ -77,7 +77,6 @@ TARGETS: dict[Action, CaseStatus] = {
 OWNERSHIP = {(S.NEW, Action.CLAIM): S.CLAIMED, (S.CLAIMED, Action.RELEASE): S.NEW}
 WHY_NOT = {
     S.RESOLVED: "This case is resolved; reopen it first.",
-    S.NEW: "Nobody has claimed this case yet.",
     S.SNOOZED: "This case is snoozed; wake it first.",
 }
 
@@ -98,7 +97,7 @@ def next_status(
 
 
 def describe(status: CaseStatus) -> str:
-    return status.value.replace("_", " ")
+    return str(status).replace("_", " ")
 
 
 PAST = {
