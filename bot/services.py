@@ -27,6 +27,12 @@ class Services:
             yield db
         self.wake_delivery()
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for looking only; nothing it does is committed."""
+        with self.sessions() as db:
+            yield db
+
     def actor(self, slack_id: str) -> Actor:
         return self.org.actor(slack_id)
 

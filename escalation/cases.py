@@ -67,8 +67,8 @@ def check_allowed(
     actor: Actor,
     org: Directory,
     escalation_id: int | None = None,
-) -> None:
-    """Raise NotAllowed now, before a person types into a modal for nothing."""
+) -> Case:
+    """The case, or NotAllowed now, before a person types into a modal for nothing."""
     case = db.get(Case, case_id)
     if case is None:
         raise NotFound("That case no longer exists.")
@@ -78,6 +78,7 @@ def check_allowed(
     department = org.departments.get(escalation.department) if escalation_id else None
     if reason := refusal(action, actor, owner=case.owner_id, department=department, directory=org):
         raise NotAllowed(reason)
+    return case
 
 
 def claim(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:

@@ -66,8 +66,8 @@ def _opener(action: Action, build):
         ack()
         click = Click.of(body)
         case_id, escalation_id = escalation_ref(click.value)
-        with services.unit() as db:
-            cases.check_allowed(
+        with services.read() as db:
+            case = cases.check_allowed(
                 db=db,
                 case_id=case_id,
                 action=action,
@@ -75,7 +75,7 @@ def _opener(action: Action, build):
                 actor=services.actor(click.user),
                 org=services.org,
             )
-            department = services.org.department(cases.load_case(db, case_id).escalation.department)
+            department = services.org.department(case.escalation.department)
         client.views_open(
             trigger_id=click.trigger_id, view=build(case_id, escalation_id, department)
         )

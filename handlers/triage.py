@@ -55,7 +55,7 @@ def open_escalate(ack, body, client, services):
     click = Click.of(body)
     reference, department = choice(click.value)
     case_id = case_ref(reference)
-    with services.unit() as db:
+    with services.read() as db:
         cases.check_allowed(
             db=db,
             case_id=case_id,
@@ -100,7 +100,7 @@ def open_resolve(ack, body, client, services):
     ack()
     click = Click.of(body)
     case_id = case_ref(click.value)
-    with services.unit() as db:
+    with services.read() as db:
         cases.check_allowed(
             db=db,
             case_id=case_id,
