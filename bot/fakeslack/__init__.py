@@ -5,8 +5,18 @@ with FakeSlack() as fake:
 """
 
 from .blocks import validate_message, validate_view
+from .driver import DriverResult, SlackDriver
 from .fake import FakeSlack
 from .limits import Limits
 from .model import Call, SlackError
 
-__all__ = ["Call", "FakeSlack", "Limits", "SlackError", "validate_message", "validate_view"]
+__all__ = [
+    "Call",
+    "DriverResult",
+    "FakeSlack",
+    "Limits",
+    "SlackDriver",
+    "SlackError",
+    "validate_message",
+    "validate_view",
+]
