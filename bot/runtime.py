@@ -28,6 +28,7 @@ from bot.metrics import Metrics
 from bot.render import Renderer
 from bot.services import Services
 from bot.settings import Settings
+from bot.ticker import Ticker
 from bot.web import WebApp
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Replica:
     bolt: App
     worker: DeliveryWorker
     web: WebApp
+    ticker: Ticker
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     server: object | None = None
@@ -64,6 +66,7 @@ class Replica:
         poll = self.settings.delivery_poll_seconds
         self._thread("http", self.server.run)
         self._thread("delivery", lambda: self.worker.run(self.stopping, poll))
+        self.ticker.start()
         if self.settings.slack_app_token:
             self._start_socket_mode()
         log.info("replica %s listening on port %s", self.worker.owner, self.server.effective_port)
@@ -88,6 +91,7 @@ class Replica:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.ticker.stop()
         self.worker.wake.set()
         if self.server is not None:
             _stop_waitress(self.server)
@@ -137,7 +141,7 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
     worker = DeliveryWorker(
         sessions=sessions,
         client=slack_client(settings, token, retries=False),
-        renderer=Renderer(directory, team_url=client.auth_test().get("url", "")),
+        renderer=Renderer(directory, team_url=client.auth_test().get("url", ""), clock=utcnow),
         metrics=metrics,
         owner=settings.replica_name or f"{socket.gethostname()}:{os.getpid()}",
         pacing=Pacing(settings.channel_rate_per_second, settings.channel_burst),
@@ -147,11 +151,20 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
     metrics.track_outbox(worker.queue_sizes)
     services = Services(sessions, directory, utcnow, worker.wake.set)
     bolt = build_bolt_app(client, signing_secret, services)
-    ingestor = Ingestor(sessions, org.channels.triage, metrics, utcnow, worker.wake.set)
+    ingestor = Ingestor(
+        sessions, org.channels.triage, metrics, utcnow, worker.wake.set, directory.policies
+    )
     web = WebApp(
         SlackRequestHandler(bolt), ingestor, ingest_secret, metrics, lambda: replica.health()
     )
-    replica = Replica(settings, org, engine, sessions, metrics, bolt, worker, web)
+    ticker = Ticker(
+        sessions=sessions,
+        org=directory,
+        clock=utcnow,
+        every_seconds=settings.nag_tick_seconds,
+        on_sent=worker.wake.set,
+    )
+    replica = Replica(settings, org, engine, sessions, metrics, bolt, worker, web, ticker)
     return replica
 
 
@@ -161,7 +174,7 @@ def build_bolt_app(client: WebClient, signing_secret: str, services: Services) -
         client=client,
         signing_secret=signing_secret,
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="listener"),
+        listener_executor=ThreadPoolExecutor(max_workers=64, thread_name_prefix="listener"),
         logger=logging.getLogger("bolt"),
     )
     handlers.register(app, services)
