@@ -61,6 +61,14 @@ def parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="take in mentions from a JSON Lines file")
     replay.add_argument("file", type=Path, help="one mention a line, as POST /ingest takes them")
     replay.set_defaults(command=run_replay)
+    classify = commands.add_parser(
+        "classify", help="triage mentions offline; with labels, report accuracy per field"
+    )
+    classify.add_argument("file", type=Path, help="one mention a line, as in samples/")
+    classify.add_argument(
+        "--report-only", action="store_true", help="print only the accuracy report"
+    )
+    classify.set_defaults(command=run_classify)
     return top
 
 
@@ -105,6 +113,14 @@ def run_replay(args, settings: Settings, org) -> int:
         print(problem, file=sys.stderr)
     print(json.dumps(report.counts()))
     return 1 if report.problems else 0
+
+
+def run_classify(args, _settings: Settings, org) -> int:
+    from bot.classify import run as classify_file
+    from escalation.triage import TriageRules
+
+    rules = TriageRules.from_config(org.triage)
+    return classify_file(args.file, rules, sys.stdout, sys.stderr, args.report_only)
 
 
 def redact_url(url: str) -> str:

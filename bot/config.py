@@ -6,9 +6,9 @@ A wrong file stops the bot at start with the file, the key, what was expected an
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -22,10 +22,15 @@ from pydantic import (
     model_validator,
 )
 
+from escalation.calendars import WorkingHours
 from escalation.people import Actor, DepartmentInfo, Directory, Role
+from escalation.sla import Ladder, Override, Policies, Targets
+from escalation.triage import check_rules
+from escalation.triage.phrases import phrase_problem
 
 CHANNEL_NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+FLAG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 HOURS = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -80,6 +85,23 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Hours = Annotated[str, AfterValidator(_hours)]
 
 
+def _phrase(value: str) -> str:
+    if problem := phrase_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+def _flag_name(value: str) -> str:
+    if not FLAG_NAME.match(value):
+        raise ValueError("a flag name: lowercase letters, digits and '_'")
+    return value
+
+
+Phrase = Annotated[str, AfterValidator(_phrase)]
+FlagName = Annotated[str, AfterValidator(_flag_name)]
+Priority = Literal["P1", "P2", "P3", "P4"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -128,6 +150,116 @@ class Policy(Strict):
     around_the_clock: bool = False
 
 
+class PolicyOverride(Strict):
+    """Other targets for one priority in one department or from one source."""
+
+    priority: Literal["P1", "P2", "P3", "P4"]
+    department: str | None = None
+    source: str | None = None
+    first_reply: Duration | None = None
+    acknowledge: Duration | None = None
+    resolve: Duration | None = None
+
+
+class LadderConfig(Strict):
+    """When reminders go out (fractions of the target) and how snoozing works."""
+
+    unclaimed_after: Duration = timedelta(minutes=5)
+    owner_at: float = Field(default=0.5, gt=0, lt=1)
+    lead_at: float = Field(default=0.8, gt=0, lt=1)
+    repeat_every: Duration = timedelta(minutes=30)
+    repeat_cap: int = Field(default=3, ge=0, le=20)
+    snooze: Duration = timedelta(minutes=15)
+    snooze_limit: int = Field(default=2, ge=0, le=10)
+
+
+class TriageBrand(Strict):
+    names: list[str] = Field(min_length=1)
+    handles: list[str] = Field(default_factory=list)
+
+
+class TriageReach(Strict):
+    bands: dict[FlagName, Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    verified_at_least: str | None = None
+
+
+class TriageCluster(Strict):
+    window: Duration = timedelta(minutes=60)
+    min_reports: int = Field(default=2, ge=2)
+    outage_cues: list[FlagName] = Field(default_factory=list)
+    not_places: list[str] = Field(default_factory=list)
+
+
+class TriageSentiment(Strict):
+    """Word lists of the sentiment analyser (escalation/triage/sentiment.py)."""
+
+    positive: list[Phrase] = Field(default_factory=list)
+    negative: list[Phrase] = Field(default_factory=list)
+    weak_negative: list[Phrase] = Field(default_factory=list)
+    sarcasm_strong: list[Phrase] = Field(default_factory=list)
+    sarcasm_markers: list[Phrase] = Field(default_factory=list)
+    neutralisers: list[Phrase] = Field(default_factory=list)
+    negators: list[Phrase] = Field(default_factory=list)
+    sarcasm_context: list[FlagName] = Field(default_factory=list)
+    negative_cues: list[FlagName] = Field(default_factory=list)
+    neutral_when: list[FlagName] = Field(default_factory=list)
+    not_shouting: list[str] = Field(default_factory=list)
+    positive_emoji: str = ""
+    negative_emoji: str = ""
+    eye_roll_emoji: str = ""
+    irony_emoji: str = ""
+
+
+class TriageCondition(Strict):
+    """Holds when all of `all`, one of `any` (if given) and none of `none` are present."""
+
+    all: list[FlagName] = Field(default_factory=list)
+    any: list[FlagName] = Field(default_factory=list)
+    none: list[FlagName] = Field(default_factory=list)
+
+
+class TriageRoute(TriageCondition):
+    department: str
+    confidence: float = Field(default=0.7, ge=0, le=1)
+
+
+class TriagePriority(TriageCondition):
+    priority: Priority
+
+
+class Triage(Strict):
+    """Triage rules: phrase lists and ordered decision rules (escalation/triage)."""
+
+    brand: TriageBrand
+    reach: TriageReach
+    cluster: TriageCluster = TriageCluster()
+    sentiment: TriageSentiment
+    injection: list[Phrase] = Field(default_factory=list)
+    cues: dict[FlagName, list[Phrase]]
+    author_cues: dict[FlagName, list[Phrase]] = Field(default_factory=dict)
+    derived: dict[FlagName, TriageCondition] = Field(default_factory=dict)
+    routing: list[TriageRoute] = Field(min_length=1)
+    default_department: str = "none"
+    crisis: list[TriageCondition] = Field(default_factory=list)
+    priority: list[TriagePriority] = Field(min_length=1)
+    default_priority: Priority = "P3"
+    no_reply: list[TriageCondition] = Field(default_factory=list)
+    risks: dict[FlagName, list[FlagName]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _flag_names(self) -> Triage:
+        if problems := check_rules(self.model_dump()):
+            raise ValueError("; ".join(problems))
+        return self
+
+    def departments(self) -> list[tuple[str, str]]:
+        """(key, department) for every department the rules route to."""
+        keys = [
+            (f"triage.routing.{n}.department", r.department) for n, r in enumerate(self.routing)
+        ]
+        return [*keys, ("triage.default_department", self.default_department)]
+
+
 class OrgConfig(Strict):
     brand: str = Field(min_length=1)
     timezone: TimeZone
@@ -136,10 +268,15 @@ class OrgConfig(Strict):
     departments: dict[str, Department] = Field(min_length=1)
     people: dict[str, Person]
     policies: dict[str, Policy]
+    policy_overrides: list[PolicyOverride] = Field(default_factory=list)
+    triage_department: str | None = None
+    ladder: LadderConfig = Field(default_factory=LadderConfig)
+    triage: Triage | None = None  # None: Brightwave's rules, escalation/triage/brightwave.yaml
 
     @model_validator(mode="after")
     def _references(self) -> OrgConfig:
         problems = [*self._department_problems(), *self._people_problems()]
+        problems += self._triage_problems()
         if missing := {"P1", "P2", "P3", "P4"} - set(self.policies):
             problems.append(f"policies: expected P1, P2, P3 and P4, found no {sorted(missing)}")
         if problems:
@@ -148,6 +285,12 @@ class OrgConfig(Strict):
 
     def _department_problems(self) -> list[str]:
         problems = []
+        if self.triage_department and self.triage_department not in self.departments:
+            problems.append(_unknown("triage_department", self.triage_department, "departments"))
+        for n, rule in enumerate(self.policy_overrides):
+            if rule.department and rule.department not in self.departments:
+                key = f"policy_overrides.{n}.department"
+                problems.append(_unknown(key, rule.department, "departments"))
         for key, dept in self.departments.items():
             if dept.calendar not in self.calendars:
                 problems.append(_unknown(f"departments.{key}.calendar", dept.calendar, "calendars"))
@@ -155,6 +298,17 @@ class OrgConfig(Strict):
                 if lead not in self.people:
                     problems.append(_unknown(f"departments.{key}.leads", lead, "people"))
         return problems
+
+    def _triage_problems(self) -> list[str]:
+        if self.triage is None:
+            return []
+        problems = [
+            _unknown(key, department, "departments")
+            for key, department in self.triage.departments()
+            if department != "none" and department not in self.departments
+        ]
+        known = {*self.departments, "none"}
+        return problems + check_rules(self.triage.model_dump(), departments=known)
 
     def _people_problems(self) -> list[str]:
         problems = []
@@ -179,7 +333,47 @@ class OrgConfig(Strict):
             )
             for key, d in self.departments.items()
         }
-        return Directory(self.channels.triage, departments, people)
+        return Directory(self.channels.triage, departments, people, self.sla_policies())
+
+    def sla_policies(self) -> Policies:
+        """Targets, calendars and the reminder ladder, as the domain takes them."""
+        return Policies(
+            targets={key: _targets(p) for key, p in self.policies.items()},
+            calendars={key: _working_hours(c) for key, c in self.calendars.items()},
+            department_calendars={key: d.calendar for key, d in self.departments.items()},
+            triage_department=self.triage_department,
+            person_calendars={
+                p.slack_id: self.departments[p.departments[0]].calendar
+                for p in self.people.values()
+                if p.departments
+            },
+            overrides=tuple(
+                Override(r.priority, r.department, r.source, _targets(r))
+                for r in self.policy_overrides
+            ),
+            ladder=Ladder(**self.ladder.model_dump()),
+        )
+
+
+def _targets(policy: Policy | PolicyOverride) -> Targets:
+    return Targets(
+        policy.first_reply,
+        policy.acknowledge,
+        policy.resolve,
+        getattr(policy, "around_the_clock", False),
+    )
+
+
+def _working_hours(calendar: Calendar) -> WorkingHours:
+    if calendar.hours is None:
+        return WorkingHours(calendar.timezone)
+    spans = {day: _span(text) for day, text in calendar.hours.items()}
+    return WorkingHours(calendar.timezone, spans, frozenset(calendar.holidays))
+
+
+def _span(text: str) -> tuple[time, time]:
+    opens, closes = text.split("-")
+    return time.fromisoformat(opens), time(0) if closes == "24:00" else time.fromisoformat(closes)
 
 
 def _unknown(key: str, found: str, section: str) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
 from bot.metrics import Metrics
-from bot.render import POST, UPDATE_PACE, Defer, Renderer, Skip, SlackCall, pace_key
+from bot.render import DIRECT, POST, UPDATE_PACE, Defer, Renderer, Skip, SlackCall, pace_key
 from escalation.models import ChannelPace, Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class DeliveryWorker:
         self.metrics, self.owner, self.clock = metrics, owner, clock
         self.pacing, self.update_pacing, self.lease = pacing, update_pacing, lease
         self.wake = threading.Event()
+        self.direct_channels: dict[str, str] = {}
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Deliver until `stop` is set; `wake` ends an idle wait when new work is committed."""
@@ -188,6 +189,8 @@ class DeliveryWorker:
                 "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": taken.id}}
             }
         try:
+            if args.get("channel", "").startswith(DIRECT):
+                args = args | {"channel": self._direct_channel(args["channel"][len(DIRECT) :])}
             response = self.client.api_call(taken.call.method, json=args)
         except SlackApiError as exc:
             self._failed(taken, exc.response.status_code, exc.response.get("error"), exc)
@@ -195,6 +198,13 @@ class DeliveryWorker:
             self._failed(taken, None, type(exc).__name__, exc)
         else:
             self._sent(taken, response["channel"], response["ts"])
+
+    def _direct_channel(self, user: str) -> str:
+        """The id of the app's direct-message channel with `user` (opened once, then known)."""
+        if user not in self.direct_channels:
+            opened = self.client.conversations_open(users=user)
+            self.direct_channels[user] = opened["channel"]["id"]
+        return self.direct_channels[user]
 
     def _find_posted(self, taken: Taken) -> tuple[str, str] | None:
         """The (channel, ts) of this job's message if an earlier attempt did post it."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import unit_of_work
 from bot.metrics import Metrics
 from escalation.mentions import NewMention, record_mention
+from escalation.sla import Policies
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -76,12 +77,17 @@ class Ingestor:
     metrics: Metrics
     clock: Callable[[], datetime]
     on_new: Callable[[], None] = lambda: None
+    policies: Policies | None = None
 
     def take(self, mention: NewMention) -> tuple[int, bool]:
         """Store `mention` once; returns its id and whether it was new."""
         with unit_of_work(self.sessions) as db:
             mention_id, created = record_mention(
-                db=db, mention=mention, triage_channel=self.triage_channel, now=self.clock()
+                db=db,
+                mention=mention,
+                triage_channel=self.triage_channel,
+                now=self.clock(),
+                policies=self.policies,
             )
         self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
         if created:

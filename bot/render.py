@@ -7,13 +7,16 @@ changes in a row need one chat.update.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.views.cards import department_card, triage_card
 from bot.views.notes import history_note
+from bot.views.reminders import nag_message, nag_text
 from escalation.models import Outbox, OutboxKind
 from escalation.people import Directory
 
 POST, UPDATE = "chat.postMessage", "chat.update"
+DIRECT = "dm:"  # a channel written this way is the direct message with that user
 UPDATE_PACE = "api:chat.update"  # Slack limits chat.update per workspace (tier 3)
 REDRAWS = frozenset({OutboxKind.TRIAGE_UPDATE, OutboxKind.DEPARTMENT_UPDATE})
 
@@ -45,8 +48,9 @@ class Defer:
 
 
 class Renderer:
-    def __init__(self, org: Directory, team_url: str = "") -> None:
+    def __init__(self, org: Directory, team_url: str = "", clock=None) -> None:
         self.org, self.team_url = org, team_url
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def render(self, job: Outbox) -> SlackCall | Skip | Defer:
         return getattr(self, f"_{OutboxKind(job.kind).value}")(job)
@@ -59,14 +63,14 @@ class Renderer:
             job.escalation.card_channel, job.escalation.card_ts = channel, ts
 
     def _triage_card(self, job: Outbox) -> SlackCall:
-        card = triage_card(job.case, self.org)
+        card = triage_card(job.case, self.org, self.clock())
         return _post(job, job.channel, {"text": card.text, "blocks": card.blocks})
 
     def _triage_update(self, job: Outbox) -> SlackCall | Skip:
         case = job.case
         if case.triage_ts is None:
             return Skip("the card is not posted yet; its post draws the newest state")
-        card = triage_card(case, self.org)
+        card = triage_card(case, self.org, self.clock())
         args = {"channel": case.triage_channel, "ts": case.triage_ts}
         return SlackCall(UPDATE, args | {"text": card.text, "blocks": card.blocks}, pace_key(job))
 
@@ -80,16 +84,39 @@ class Renderer:
     def _department_card(self, job: Outbox) -> SlackCall | Defer:
         if job.case.triage_ts is None:  # the card links back to the triage thread
             return Defer(2.0)
-        card = department_card(job.escalation, self.org, self.team_url)
+        card = department_card(job.escalation, self.org, self.team_url, self.clock())
         return _post(job, job.channel, {"text": card.text, "blocks": card.blocks})
 
     def _department_update(self, job: Outbox) -> SlackCall | Skip:
         escalation = job.escalation
         if escalation.card_ts is None:
             return Skip("the escalation card is not posted yet")
-        card = department_card(escalation, self.org, self.team_url)
+        card = department_card(escalation, self.org, self.team_url, self.clock())
         args = {"channel": escalation.card_channel, "ts": escalation.card_ts}
         return SlackCall(UPDATE, args | {"text": card.text, "blocks": card.blocks}, pace_key(job))
+
+    def _nag(self, job: Outbox) -> SlackCall | Skip | Defer:
+        """A reminder; dropped if the deadline was met or the case closed after it was queued."""
+        nag, now = job.nag, self.clock()
+        deadline = nag.deadline
+        if deadline.status != "running" or deadline.case.status == "resolved":
+            return Skip("no longer owed")
+        if job.payload["to"] == "dm":
+            message = nag_message(nag, self.org, now, self.team_url)
+            args = {"channel": f"{DIRECT}{job.payload['user']}", "text": message.text}
+            return _post(job, args.pop("channel"), args | {"blocks": message.blocks})
+        channel, ts = _thread_of(job)
+        if ts is None:
+            return Defer(2.0)
+        text = nag_text(nag, self.org, now, self.team_url)
+        return _post(job, channel, {"text": text, "thread_ts": ts})
+
+
+def _thread_of(job: Outbox) -> tuple[str | None, str | None]:
+    """Reminders about an escalation go under its card; the others under the triage card."""
+    if job.escalation is not None and job.nag.deadline.kind == "acknowledge":
+        return job.escalation.card_channel, job.escalation.card_ts
+    return job.case.triage_channel, job.case.triage_ts
 
 
 def _post(job: Outbox, channel: str, args: dict) -> SlackCall:

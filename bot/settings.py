@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     update_burst: int = Field(default=10, ge=1)
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    nag_tick_seconds: float = Field(default=15.0, gt=0)  # how often due reminders are sent
 
     def secret_values(self) -> list[str]:
         """Every secret this process knows, so that logging can redact them."""

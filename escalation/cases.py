@@ -13,6 +13,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from escalation import sla
+from escalation.deadlines import DeadlineKind
 from escalation.errors import AlreadyClaimed, InvalidTransition, NotAllowed, NotFound
 from escalation.models import (
     Case,
@@ -26,6 +28,7 @@ from escalation.models import (
 )
 from escalation.people import Actor, Directory, person
 from escalation.permissions import refusal
+from escalation.sla import Policies
 from escalation.workflow import Action, CaseStatus, next_status
 
 
@@ -36,13 +39,24 @@ class Outcome(StrEnum):
     SPAM = "spam"
 
 
-def open_case(*, db: Session, mention_id: int, triage_channel: str, now: datetime) -> Case:
-    """A new mention opens a case; its card is queued for the triage channel."""
-    case = Case(status=CaseStatus.NEW, created_at=now, updated_at=now)
+def open_case(
+    *,
+    db: Session,
+    mention_id: int,
+    triage_channel: str,
+    now: datetime,
+    priority: str = "P3",
+    source: str = "other",
+    policies: Policies | None = None,
+) -> Case:
+    """A new mention opens a case: its card is queued, its first-reply clock starts."""
+    case = Case(status=CaseStatus.NEW, priority=priority, created_at=now, updated_at=now)
     db.add(case)
     db.flush()
     db.execute(update(Mention).where(Mention.id == mention_id).values(case_id=case.id))
     _queue(db, OutboxKind.TRIAGE_CARD, triage_channel, now, case=case, key=f"card:{case.id}")
+    if policies:
+        sla.start_first_reply(db=db, case=case, source=source, policies=policies, now=now)
     return case
 
 
@@ -145,6 +159,8 @@ def _new_escalation(db, case, department, question, note, actor, org, now) -> Es
     )
     db.add(escalation)
     db.flush()
+    if org.policies:
+        sla.start_acknowledge(db=db, escalation=escalation, policies=org.policies, now=now)
     channel = org.department(department).channel
     key = f"department-card:{escalation.id}"
     _queue(db, OutboxKind.DEPARTMENT_CARD, channel, now, case=case, escalation=escalation, key=key)
@@ -160,6 +176,7 @@ def acknowledge(
     _transition(db, case, Action.ACKNOWLEDGE, actor, org, now, data=data, escalation=escalation)
     escalation.status = EscalationStatus.ACKNOWLEDGED
     escalation.acknowledged_by, escalation.acknowledged_at = actor.id, now
+    _acknowledgement_owed(case, escalation, met=True, now=now)
     return escalation
 
 
@@ -183,6 +200,7 @@ def answer(
     escalation.answered_by, escalation.answered_at = actor.id, now
     if escalation.acknowledged_at is None:  # answering is acknowledging too
         escalation.acknowledged_by, escalation.acknowledged_at = actor.id, now
+    _acknowledgement_owed(case, escalation, met=True, now=now)
     return escalation
 
 
@@ -203,6 +221,7 @@ def send_back(
         db, case, Action.SEND_BACK, actor, org, now, note=reason, data=data, escalation=escalation
     )
     escalation.status, escalation.closed_note = EscalationStatus.SENT_BACK, reason
+    _acknowledgement_owed(case, escalation, met=False, now=now)
     return escalation
 
 
@@ -224,6 +243,7 @@ def reassign(
     _transition(db, case, Action.REASSIGN, actor, org, now, data=data, escalation=escalation)
     escalation.status = EscalationStatus.REASSIGNED
     escalation.closed_note = f"moved to {org.department(department).name}"
+    _acknowledgement_owed(case, escalation, met=False, now=now)
     note = f"Moved from {org.department(escalation.department).name}"
     return _new_escalation(db, case, department, escalation.question, note, actor, org, now)
 
@@ -243,9 +263,13 @@ def resolve(
     data = {"outcome": outcome.value, "link": link}
     _transition(db, case, Action.RESOLVE, actor, org, now, data=data)
     case.resolution, case.resolution_link, case.resolved_at = outcome.value, link, now
+    replied = outcome in (Outcome.REPLIED_PUBLICLY, Outcome.MOVED_TO_DM)
+    if replied and case.first_reply_at is None:
+        case.first_reply_at = now
+    sla.settle_all(case=case, now=now, replied=replied)
     if waiting:  # the department no longer needs to act
         waiting.status = EscalationStatus.WITHDRAWN
-        _queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=waiting, org=org)
+        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=waiting, org=org)
     return case
 
 
@@ -254,6 +278,13 @@ def reopen(*, db: Session, case_id: int, actor: Actor, org: Directory, now: date
     _transition(db, case, Action.REOPEN, actor, org, now, data={"owner": case.owner_id})
     case.resolution = case.resolution_link = case.resolved_at = None
     return case
+
+
+def _acknowledgement_owed(case: Case, escalation: Escalation, *, met: bool, now: datetime):
+    """The department's acknowledgement is in (met), or no longer owed (sent back, moved)."""
+    sla.settle(
+        case=case, kind=DeadlineKind.ACKNOWLEDGE, met=met, now=now, escalation_id=escalation.id
+    )
 
 
 def _waiting(db: Session, case_id: int, escalation_id: int) -> tuple[Case, Escalation]:
@@ -297,9 +328,9 @@ def _transition(
     db.flush()
     key = f"note:{event.id}"
     _queue(db, OutboxKind.THREAD_NOTE, org.triage_channel, now, case=case, event=event, key=key)
-    _queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case, org=org)
+    queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case, org=org)
     if escalation is not None:
-        _queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=escalation, org=org)
+        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=escalation, org=org)
     return event
 
 
@@ -307,7 +338,7 @@ def _queue(db: Session, kind: OutboxKind, channel: str, now: datetime, *, key: s
     db.add(Outbox(dedupe_key=key, kind=kind, channel=channel, due_at=now, created_at=now, **refs))
 
 
-def _queue_update(
+def queue_update(
     db: Session,
     kind: OutboxKind,
     now: datetime,

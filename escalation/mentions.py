@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from escalation.cases import open_case
 from escalation.models import Mention
+from escalation.sla import Policies
 from escalation.store import insert_ignoring_conflict
 
 MAX_TEXT = 10_000
@@ -83,7 +84,13 @@ class NewMention(BaseModel):
 
 
 def record_mention(
-    *, db: Session, mention: NewMention, triage_channel: str, now: datetime
+    *,
+    db: Session,
+    mention: NewMention,
+    triage_channel: str,
+    now: datetime,
+    priority: str = "P3",
+    policies: Policies | None = None,
 ) -> tuple[int, bool]:
     """Store `mention` unless (source, external_id) is known; a new one opens a case.
 
@@ -95,7 +102,15 @@ def record_mention(
     )
     if new_id is None:
         return _existing_id(db, mention), False
-    open_case(db=db, mention_id=new_id, triage_channel=triage_channel, now=now)
+    open_case(
+        db=db,
+        mention_id=new_id,
+        triage_channel=triage_channel,
+        now=now,
+        priority=priority,
+        source=mention.source.value,
+        policies=policies,
+    )
     return new_id, True
 
 

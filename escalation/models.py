@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -50,6 +51,7 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[CaseStatus] = mapped_column(String(24), default=CaseStatus.NEW)
+    priority: Mapped[str] = mapped_column(String(2), default="P3")
     owner_id: Mapped[str | None] = mapped_column(String(32))
     owner_since: Mapped[datetime | None]
     before_snooze: Mapped[str | None] = mapped_column(String(24))
@@ -58,11 +60,13 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
     triage_channel: Mapped[str | None] = mapped_column(String(32))
     triage_ts: Mapped[str | None] = mapped_column(String(32))
 
     mentions: Mapped[list[Mention]] = relationship(back_populates="case", order_by="Mention.id")
     escalations: Mapped[list[Escalation]] = relationship(order_by="Escalation.id")
+    deadlines: Mapped[list[Deadline]] = relationship(back_populates="case", order_by="Deadline.id")
 
     @property
     def mention(self) -> Mention:
@@ -74,6 +78,11 @@ class Case(Base):
         """The escalation the case is waiting on, if any."""
         latest = self.escalations[-1] if self.escalations else None
         return latest if latest and latest.is_open else None
+
+    def deadline(self, kind: str, escalation_id: int | None = None) -> Deadline | None:
+        """The newest deadline of `kind` (for an escalation: that escalation's)."""
+        found = [d for d in self.deadlines if d.kind == kind and d.escalation_id == escalation_id]
+        return found[-1] if found else None
 
 
 class Mention(Base):
@@ -141,6 +150,65 @@ class Escalation(Base):
         return self.status in (EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED)
 
 
+class DeadlineStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # waiting on the customer
+    MET = "met"
+    CANCELLED = "cancelled"  # no longer owed (resolved without a reply, escalation moved)
+
+
+class Deadline(Base):
+    """A response target a case or an escalation owes, and where its clock stands."""
+
+    __tablename__ = "deadlines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(32))  # whose calendar counts
+    started_at: Mapped[datetime]
+    target_seconds: Mapped[float] = mapped_column(Float)
+    around_the_clock: Mapped[bool] = mapped_column(default=False)
+    pauses: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end or null], ...]
+    due_at: Mapped[datetime]
+    status: Mapped[DeadlineStatus] = mapped_column(String(16), default=DeadlineStatus.RUNNING)
+    state: Mapped[str] = mapped_column(String(16), default="on_track")  # as last drawn
+    met_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="deadlines")
+    nags: Mapped[list[Nag]] = relationship(back_populates="deadline", order_by="Nag.id")
+
+
+class NagStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Nag(Base):
+    """One step of the reminder ladder, due at a moment; sent once, by whichever replica
+    takes it first."""
+
+    __tablename__ = "nags"
+    __table_args__ = (
+        UniqueConstraint("deadline_id", "step", name="uq_nags_deadline_step"),
+        Index("ix_nags_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
+    step: Mapped[str] = mapped_column(String(48))
+    due_at: Mapped[datetime]
+    status: Mapped[NagStatus] = mapped_column(String(16), default=NagStatus.PENDING)
+    sent_at: Mapped[datetime | None]
+    snoozes: Mapped[int] = mapped_column(default=0)
+    recipient: Mapped[str | None] = mapped_column(String(32))  # for a snoozed reminder
+
+    deadline: Mapped[Deadline] = relationship(back_populates="nags")
+
+
 class CaseEvent(Base):
     """The audit trail: who did what to a case, when, from which status to which."""
 
@@ -178,6 +246,7 @@ class OutboxKind(StrEnum):
     THREAD_NOTE = "thread_note"  # one line of history in the card's thread
     DEPARTMENT_CARD = "department_card"  # post an escalation in the department's channel
     DEPARTMENT_UPDATE = "department_update"  # redraw it
+    NAG = "nag"  # a reminder: a line in a thread, or a direct message with a Snooze button
 
 
 class Outbox(Base):
@@ -199,6 +268,7 @@ class Outbox(Base):
     mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id"))
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    nag_id: Mapped[int | None] = mapped_column(ForeignKey("nags.id"))
     payload: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
     due_at: Mapped[datetime]
@@ -215,6 +285,7 @@ class Outbox(Base):
     mention: Mapped[Mention | None] = relationship()
     escalation: Mapped[Escalation | None] = relationship()
     event: Mapped[CaseEvent | None] = relationship()
+    nag: Mapped[Nag | None] = relationship()
 
 
 class ChannelPace(Base):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from escalation.sla import Policies
 
 
 class Role(StrEnum):
@@ -41,6 +45,7 @@ class Directory:
     triage_channel: str
     departments: Mapping[str, DepartmentInfo]
     people: Mapping[str, Actor] = field(default_factory=dict)
+    policies: Policies | None = None
 
     def actor(self, slack_id: str) -> Actor:
         return self.people.get(slack_id) or Actor(slack_id)

@@ -10,7 +10,7 @@ from slack_bolt import App
 
 from bot.services import Services
 from escalation.errors import DomainError
-from handlers import department, shortcuts, triage
+from handlers import department, reminders, shortcuts, triage
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def register(app: App, services: Services) -> None:
         next_()
 
     app.error(on_error)
-    for module in (triage, department, shortcuts):
+    for module in (triage, department, shortcuts, reminders):
         module.register(app)
 
 

@@ -113,6 +113,7 @@ def replica_settings(database_url: str, fake, **overrides):
         "delivery_poll_seconds": 0.1,
         "channel_rate_per_second": 40,
         "channel_burst": 5,
+        "nag_tick_seconds": 0.2,
     }
     return Settings(**(values | overrides))
 
@@ -121,15 +122,16 @@ def replica_settings(database_url: str, fake, **overrides):
 def start_replica(database_url, engine, fake_slack):
     """Start replicas against the fake Slack; all are stopped at the end of the test."""
     from bot.runtime import build_replica
-    from tests.support import ORG
+    from tests.support import ORG, with_agents
 
     assert engine is not None  # requested for its side effect: the tables start empty
 
     started = []
 
-    def start(**overrides):
+    def start(extra_agents=(), org=ORG, **overrides):
         settings = replica_settings(database_url, fake_slack, **overrides)
-        replica = build_replica(settings, ORG, run_migrations=False).start()
+        org = with_agents(org, extra_agents)
+        replica = build_replica(settings, org, run_migrations=False).start()
         started.append(replica)
         return replica
 

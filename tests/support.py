@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from bot.config import load_org_config
@@ -131,3 +132,46 @@ class ServerProcess:
             except Exception:
                 self.process.kill()
         self.log.close()
+
+
+def with_agents(org, slack_ids):
+    """The organisation with more Customer Care agents (for crowds of clickers)."""
+    if not slack_ids:
+        return org
+    data = org.model_dump()
+    for slack_id in slack_ids:
+        data["people"][slack_id.lower()] = {
+            "slack_id": slack_id,
+            "name": f"Agent {slack_id[-2:]}",
+            "roles": ["agent"],
+            "departments": ["care"],
+        }
+    return type(org).model_validate(data)
+
+
+def fast_org(org, **ladder):
+    """The organisation with deadlines of seconds, so that a test sees the whole ladder."""
+    data = org.model_dump()
+    data["policies"]["P3"] = {
+        "first_reply": timedelta(seconds=8),
+        "acknowledge": timedelta(seconds=6),
+    }
+    data["ladder"] = {
+        "unclaimed_after": timedelta(seconds=1),
+        "owner_at": 0.5,
+        "lead_at": 0.8,
+        "repeat_every": timedelta(seconds=2),
+        "repeat_cap": 1,
+        "snooze": timedelta(seconds=2),
+        "snooze_limit": 1,
+    } | ladder
+    return type(org).model_validate(data)
+
+
+def direct_messages(fake, user: str) -> list[dict]:
+    """Messages the bot sent `user` in their direct-message channel."""
+    found = []
+    for channel in fake.channels():
+        if channel.get("is_im") and user in channel.get("members", []):
+            found += fake.messages(channel["id"])
+    return found

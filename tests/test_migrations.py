@@ -42,8 +42,8 @@ def test_upgrading_to_cases_keeps_every_card_and_can_go_back(empty_database_url)
         assert conn.scalar(text("SELECT case_id FROM outbox")) == 7
     with engine.begin() as conn:  # new cases do not collide with the carried-over ids
         conn.execute(text(
-            "INSERT INTO cases (status, created_at, updated_at) VALUES "
-            "('new', '2026-11-02 09:00:00+00', '2026-11-02 09:00:00+00')"
+            "INSERT INTO cases (status, priority, created_at, updated_at) VALUES "
+            "('new', 'P2', '2026-11-02 09:00:00+00', '2026-11-02 09:00:00+00')"
         ))  # fmt: skip
     command.downgrade(alembic_config(url), "0001")
     with engine.connect() as conn:

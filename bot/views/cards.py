@@ -6,7 +6,10 @@ the status, and every button carries the case id (and escalation id) it acts on.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.views.ids import ActionId
+from bot.views.reminders import deadline_line
 from bot.views.text import (
     FALLBACK_PREVIEW,
     Message,
@@ -24,6 +27,7 @@ from bot.views.text import (
     source_name,
 )
 from escalation.cases import Outcome
+from escalation.deadlines import DeadlineKind
 from escalation.models import Case, Escalation, EscalationStatus, Mention
 from escalation.people import Directory
 from escalation.workflow import CaseStatus
@@ -61,11 +65,12 @@ def fallback(prefix: str, mention: Mention) -> str:
     return escape(f"{prefix} @{mention.author_handle}: {text}")
 
 
-def triage_card(case: Case, org: Directory) -> Message:
+def triage_card(case: Case, org: Directory, now: datetime | None = None) -> Message:
     """The case as the triage channel sees it: the post, its status and what can be done."""
     mention = case.mention
     where = source_name(mention.source)
-    blocks = [*mention_blocks(mention), context(status_line(case, org))]
+    due = deadline_line(case.deadline(DeadlineKind.FIRST_REPLY), org, now) if now else ""
+    blocks = [*mention_blocks(mention), context(status_line(case, org), due)]
     if actions := triage_actions(case, org):
         blocks.append({"type": "actions", "block_id": "case-actions", "elements": actions})
     return Message(fallback(f"New {where} mention from", mention), blocks)
@@ -113,7 +118,9 @@ def triage_actions(case: Case, org: Directory) -> list[dict]:
     return [*ownership, *escalate, button("Resolve…", ActionId.RESOLVE, str(case.id))]
 
 
-def department_card(escalation: Escalation, org: Directory, team_url: str) -> Message:
+def department_card(
+    escalation: Escalation, org: Directory, team_url: str, now: datetime | None = None
+) -> Message:
     """An escalation as the department sees it: the whole context, what triage needs, a way back."""
     case, dept = escalation.case, org.department(escalation.department)
     mention = case.mention
@@ -126,7 +133,9 @@ def department_card(escalation: Escalation, org: Directory, team_url: str) -> Me
         blocks.append(mrkdwn_section(f"*Note:*\n{quoted(escalation.note)}"))
     thread = permalink(team_url, case.triage_channel, case.triage_ts)
     back = link(thread, "Triage thread") if thread else ""
-    blocks += [*mention_blocks(mention, back), context(escalation_line(escalation, org))]
+    deadline = case.deadline(DeadlineKind.ACKNOWLEDGE, escalation.id)
+    due = deadline_line(deadline, org, now) if now and escalation.is_open else ""
+    blocks += [*mention_blocks(mention, back), context(escalation_line(escalation, org), due)]
     if actions := department_actions(escalation, org):
         blocks.append({"type": "actions", "block_id": "escalation-actions", "elements": actions})
     return Message(fallback(f"Escalation to {dept.name}: mention from", mention), blocks)

@@ -17,6 +17,7 @@ class ActionId(StrEnum):
     ANSWER = "escalation-answer"
     SEND_BACK = "escalation-send-back"
     REASSIGN = "escalation-reassign"
+    SNOOZE = "nag-snooze"
 
 
 class CallbackId(StrEnum):

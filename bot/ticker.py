@@ -1,0 +1,63 @@
+"""Each replica's ticker: one APScheduler interval job that sends the reminders now due.
+
+There is never a job per case: reminders are rows, and the ticker of whichever replica gets
+to a due row first sends it (the row is locked and marked in one transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import unit_of_work
+from escalation.ladder import send_due_nags
+from escalation.people import Directory
+
+log = logging.getLogger(__name__)
+
+
+class Ticker:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        org: Directory,
+        clock: Callable[[], datetime],
+        every_seconds: float,
+        on_sent: Callable[[], None],
+    ) -> None:
+        self.sessions, self.org, self.clock = sessions, org, clock
+        self.every_seconds, self.on_sent = every_seconds, on_sent
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+
+    def tick(self) -> int:
+        """Send every reminder due now; returns how many."""
+        try:
+            with unit_of_work(self.sessions) as db:
+                sent = send_due_nags(db=db, org=self.org, now=self.clock())
+        except Exception:  # the database may be restarting; the next tick tries again
+            log.exception("reminder tick failed")
+            return 0
+        if sent:
+            self.on_sent()
+        return sent
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.every_seconds,
+            id="reminders",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
