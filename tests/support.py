@@ -175,3 +175,23 @@ def direct_messages(fake, user: str) -> list[dict]:
         if channel.get("is_im") and user in channel.get("members", []):
             found += fake.messages(channel["id"])
     return found
+
+
+def fast_config_file(folder: Path) -> Path:
+    """The example organisation file with the deadlines of `fast_org`, for child processes."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "config.example.yaml").read_text())
+    data["policies"]["P3"] = {"first_reply": "8s", "acknowledge": "6s"}
+    data["ladder"] = {
+        "unclaimed_after": "1s",
+        "owner_at": 0.5,
+        "lead_at": 0.8,
+        "repeat_every": "2s",
+        "repeat_cap": 1,
+        "snooze": "2s",
+        "snooze_limit": 1,
+    }
+    path = folder / "fast-org.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
