@@ -297,3 +297,21 @@ class ChannelPace(Base):
     next_at: Mapped[datetime]
     failures: Mapped[int] = mapped_column(default=0)  # consecutive 5xx or network errors
     channel_id: Mapped[str | None] = mapped_column(String(32))  # learnt from Slack's answers
+
+
+class SourceCursor(Base):
+    """Where polling of one account on one network stands, and which replica holds it.
+
+    Only the replica holding the lease polls the account; a rate limit parks it until
+    `resume_at` without holding anything else up.
+    """
+
+    __tablename__ = "source_cursors"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # e.g. "x:1234567"
+    cursor: Mapped[str | None] = mapped_column(String(255))  # since_id, or a page cursor
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    resume_at: Mapped[datetime | None]
+    polled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(512))
