@@ -31,6 +31,10 @@ class MentionFacts:
 
 @dataclass(frozen=True)
 class Assessment:
+    """What triage concluded. `department` is a department key or "none";
+    `department_confidence` (0..1) is lower when the deciding rule is a weak one or other rules
+    would have sent the mention elsewhere; `reasons` are short lines a person can check."""
+
     sentiment: str
     reach: str
     risks: frozenset[str]

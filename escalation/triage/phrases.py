@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 GAP = r"(?:[^\w\n]+[\w'’*-]+){0,4}?[^\w\n]+"
 SEPARATOR = r"[^\w\n]+"
@@ -33,10 +34,15 @@ class Hit:
     text: str
 
 
-def phrase_problem(phrase: str) -> str | None:
+def phrase_problem(phrase: object) -> str | None:
     """Why `phrase` cannot be used, or None when it compiles."""
     if not isinstance(phrase, str):
         return PHRASE_HELP
+    return _problem(phrase)
+
+
+@lru_cache(maxsize=8192)  # an organisation file holds about a thousand phrases, read at start
+def _problem(phrase: str) -> str | None:
     if not phrase.strip() or phrase.strip() in {"*", "...", "re:"}:
         return PHRASE_HELP
     try:
@@ -75,15 +81,19 @@ def _token(token: str, brand: str) -> str:
     return start + body + end
 
 
+@lru_cache(maxsize=1024)
+def _compile(phrases: tuple[str, ...], brand_names: tuple[str, ...]) -> re.Pattern[str]:
+    patterns = [f"(?:{phrase_pattern(p, brand_names)})" for p in phrases]
+    return re.compile("|".join(patterns), re.IGNORECASE)
+
+
 class PhraseList:
     """A named list of phrases matched as one expression."""
 
     def __init__(self, name: str, phrases: Iterable[str], brand_names: Iterable[str]) -> None:
-        names = tuple(brand_names)
         self.name = name
         self.phrases = tuple(phrases)
-        patterns = [f"(?:{phrase_pattern(p, names)})" for p in self.phrases]
-        self._regex = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+        self._regex = _compile(self.phrases, tuple(brand_names)) if self.phrases else None
 
     def find(self, text: str) -> list[Hit]:
         if self._regex is None:

@@ -2,7 +2,8 @@
 
 They come from the `triage:` section of the organisation file; without one, Brightwave's rules
 (`brightwave.yaml` beside this file) apply. The decision rules name *flags*: a cue (a phrase list
-that matched), a derived flag (a condition over other flags) or a built-in flag computed here.
+that matched), a derived flag (a condition over other flags) or a built-in flag (listed in
+checks.py, computed in assess.py).
 """
 
 from __future__ import annotations

@@ -111,10 +111,16 @@ def _note(found: list[str], match: re.Match[str]) -> str:
 
 
 def _take_handles(prepared: Prepared, brand: Brand) -> None:
+    """Sort the handles out. A brand handle inside a sentence ("avoid @brightwave") reads as the
+    brand's name, so phrases about the brand still match; one that only addresses goes."""
+
     def replace(match: re.Match[str]) -> str:
         handle = match.group(1).rstrip(".-")
         if brand.is_own(handle):
             prepared.brand_tags.append(handle)
+            before = HANDLE.sub(" ", match.string[: match.start()])
+            if re.search(r"[^\W_]['’]?[\s,:;(\"'-]*$", before):
+                return " " + brand.names[0] + match.group(0)[1 + len(handle) :]
         elif brand.imitated_by(handle):
             prepared.lookalike_tags.append(handle)
         else:
