@@ -35,6 +35,9 @@ HOURS = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+X_USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+FEDIVERSE_ACCOUNT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+BLUESKY_HANDLE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,}$")
 
 
 class ConfigError(ValueError):
@@ -97,6 +100,30 @@ def _flag_name(value: str) -> str:
     return value
 
 
+def _x_username(value: str) -> str:
+    value = value.removeprefix("@")
+    if not X_USERNAME.match(value):
+        raise ValueError("an X username such as brightwave: letters, digits or '_', 1-15 long")
+    return value
+
+
+def _fediverse_account(value: str) -> str:
+    value = value.removeprefix("@")
+    if not FEDIVERSE_ACCOUNT.match(value):
+        raise ValueError("a Mastodon account such as brightwave@mastodon.social")
+    return value
+
+
+def _bluesky_handle(value: str) -> str:
+    value = value.removeprefix("@")
+    if not BLUESKY_HANDLE.match(value) or len(value) > 253:
+        raise ValueError("a Bluesky handle such as brightwave.bsky.social")
+    return value.lower()
+
+
+XUsername = Annotated[str, AfterValidator(_x_username)]
+FediverseAccount = Annotated[str, AfterValidator(_fediverse_account)]
+BlueskyHandle = Annotated[str, AfterValidator(_bluesky_handle)]
 Phrase = Annotated[str, AfterValidator(_phrase)]
 FlagName = Annotated[str, AfterValidator(_flag_name)]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -260,6 +287,42 @@ class Triage(Strict):
         return [*keys, ("triage.default_department", self.default_department)]
 
 
+class XAccount(Strict):
+    enabled: bool = False
+    account: XUsername | None = None
+
+
+class MastodonAccount(Strict):
+    enabled: bool = False
+    account: FediverseAccount | None = None
+
+
+class BlueskyAccount(Strict):
+    enabled: bool = False
+    handle: BlueskyHandle | None = None
+
+
+class Sources(Strict):
+    """The brand's accounts whose mentions the bot polls (bot/sources); all off by default."""
+
+    x: XAccount = XAccount()
+    mastodon: MastodonAccount = MastodonAccount()
+    bluesky: BlueskyAccount = BlueskyAccount()
+
+    @model_validator(mode="after")
+    def _named_when_enabled(self) -> Sources:
+        wanted = [("x", self.x.account, "account"), ("mastodon", self.mastodon.account, "account")]
+        wanted.append(("bluesky", self.bluesky.handle, "handle"))
+        problems = [
+            f"sources.{name}.{field}: expected a value when enabled, found nothing"
+            for name, value, field in wanted
+            if getattr(self, name).enabled and value is None
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class OrgConfig(Strict):
     brand: str = Field(min_length=1)
     timezone: TimeZone
@@ -270,8 +333,10 @@ class OrgConfig(Strict):
     policies: dict[str, Policy]
     policy_overrides: list[PolicyOverride] = Field(default_factory=list)
     triage_department: str | None = None
+    grouping_window: Duration = timedelta(hours=2)  # one case per author's conversation
     ladder: LadderConfig = Field(default_factory=LadderConfig)
     triage: Triage | None = None  # None: Brightwave's rules, escalation/triage/brightwave.yaml
+    sources: Sources = Sources()
 
     @model_validator(mode="after")
     def _references(self) -> OrgConfig:

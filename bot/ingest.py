@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,7 @@ from bot.db import unit_of_work
 from bot.metrics import Metrics
 from escalation.mentions import NewMention, record_mention
 from escalation.sla import Policies
+from escalation.triage import Assessment, MentionFacts, TriageContext, TriageRules, assess
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -70,7 +72,7 @@ def parse(body: bytes) -> NewMention:
 
 @dataclass
 class Ingestor:
-    """Validates, stores and queues; shared by the webhook and `replay`."""
+    """Assesses, stores and queues; shared by the webhook, the sources and `replay`."""
 
     sessions: sessionmaker[Session]
     triage_channel: str
@@ -78,18 +80,54 @@ class Ingestor:
     clock: Callable[[], datetime]
     on_new: Callable[[], None] = lambda: None
     policies: Policies | None = None
+    rules: TriageRules | None = None
+    grouping_window: timedelta | None = None
+    context: TriageContext = field(default_factory=TriageContext)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_org(cls, org, sessions, metrics, clock, on_new=lambda: None) -> Ingestor:
+        """The ingestor of an organisation: its triage rules, grouping window and deadlines."""
+        return cls(
+            sessions,
+            org.channels.triage,
+            metrics,
+            clock,
+            on_new,
+            org.sla_policies(),
+            rules=TriageRules.from_config(org.triage),
+            grouping_window=org.grouping_window,
+        )
 
     def take(self, mention: NewMention) -> tuple[int, bool]:
         """Store `mention` once; returns its id and whether it was new."""
+        assessment = self.assess(mention)
         with unit_of_work(self.sessions) as db:
             mention_id, created = record_mention(
                 db=db,
                 mention=mention,
                 triage_channel=self.triage_channel,
                 now=self.clock(),
+                assessment=assessment,
                 policies=self.policies,
+                grouping_window=self.grouping_window,
             )
         self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
         if created:
             self.on_new()
         return mention_id, created
+
+    def assess(self, mention: NewMention) -> Assessment:
+        """Triage, remembering recent mentions for incident clusters (one thread at a time)."""
+        author = mention.author
+        facts = MentionFacts(
+            mention.text,
+            mention.source.value,
+            author.handle.removeprefix("@"),
+            author.followers,
+            author.verified,
+            mention.created_at,
+            author.display_name or "",
+        )
+        with self.lock:
+            return assess(facts, self.rules, context=self.context)

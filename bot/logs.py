@@ -25,5 +25,12 @@ def configure_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("waitress.queue", "slack_sdk.web.base_client", "alembic.runtime.plugins"):
+    quiet = (
+        "waitress.queue",
+        "slack_sdk.web.base_client",
+        "alembic.runtime.plugins",
+        "apscheduler.executors.default",
+        "apscheduler.scheduler",
+    )
+    for noisy in quiet:
         logging.getLogger(noisy).setLevel(logging.WARNING)

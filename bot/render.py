@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.views.cards import department_card, triage_card
+from bot.views.cards import added_mention, department_card, triage_card
 from bot.views.notes import history_note
 from bot.views.reminders import nag_message, nag_text
 from escalation.models import Outbox, OutboxKind
@@ -94,6 +94,14 @@ class Renderer:
         card = department_card(escalation, self.org, self.team_url, self.clock())
         args = {"channel": escalation.card_channel, "ts": escalation.card_ts}
         return SlackCall(UPDATE, args | {"text": card.text, "blocks": card.blocks}, pace_key(job))
+
+    def _mention_added(self, job: Outbox) -> SlackCall | Defer:
+        case = job.case
+        if case.triage_ts is None:
+            return Defer(2.0)
+        message = added_mention(job.mention)
+        args = {"text": message.text, "blocks": message.blocks, "thread_ts": case.triage_ts}
+        return _post(job, case.triage_channel, args)
 
     def _nag(self, job: Outbox) -> SlackCall | Skip | Defer:
         """A reminder; dropped if the deadline was met or the case closed after it was queued."""

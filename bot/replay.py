@@ -80,10 +80,7 @@ def replay_file(path: Path, settings: Settings, org: OrgConfig) -> ReplayReport:
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        policies = org.sla_policies()
-        ingestor = Ingestor(
-            session_factory(engine), org.channels.triage, Metrics(), utcnow, policies=policies
-        )
+        ingestor = Ingestor.for_org(org, session_factory(engine), Metrics(), utcnow)
         with path.open(encoding="utf-8") as lines:
             return replay_lines(lines, ingestor, path.name)
     finally:

@@ -151,9 +151,7 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
     metrics.track_outbox(worker.queue_sizes)
     services = Services(sessions, directory, utcnow, worker.wake.set)
     bolt = build_bolt_app(client, signing_secret, services)
-    ingestor = Ingestor(
-        sessions, org.channels.triage, metrics, utcnow, worker.wake.set, directory.policies
-    )
+    ingestor = Ingestor.for_org(org, sessions, metrics, utcnow, on_new=worker.wake.set)
     web = WebApp(
         SlackRequestHandler(bolt), ingestor, ingest_secret, metrics, lambda: replica.health()
     )

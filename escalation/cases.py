@@ -60,6 +60,23 @@ def open_case(
     return case
 
 
+def join_case(
+    *, db: Session, case_id: int, mention_id: int, priority: str, triage_channel: str, now: datetime
+) -> None:
+    """A later mention of the same conversation joins its case: posted in the case's thread,
+    counted on the card; a more urgent one raises the case's priority."""
+    case = load_case(db, case_id)
+    db.execute(update(Mention).where(Mention.id == mention_id).values(case_id=case.id))
+    if priority < case.priority:  # "P1" < "P2": more urgent
+        case.priority = priority
+    case.updated_at = now
+    key = f"mention:{mention_id}"
+    _queue(
+        db, OutboxKind.MENTION_ADDED, triage_channel, now, case=case, key=key, mention_id=mention_id
+    )
+    queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case)
+
+
 def case_of(db: Session, mention_id: int) -> int:
     """The id of the case a mention belongs to."""
     return db.scalar(select(Mention.case_id).where(Mention.id == mention_id))
@@ -269,7 +286,7 @@ def resolve(
     sla.settle_all(case=case, now=now, replied=replied)
     if waiting:  # the department no longer needs to act
         waiting.status = EscalationStatus.WITHDRAWN
-        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=waiting, org=org)
+        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, case=case, escalation=waiting)
     return case
 
 
@@ -328,9 +345,9 @@ def _transition(
     db.flush()
     key = f"note:{event.id}"
     _queue(db, OutboxKind.THREAD_NOTE, org.triage_channel, now, case=case, event=event, key=key)
-    queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case, org=org)
+    queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case)
     if escalation is not None:
-        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, escalation=escalation, org=org)
+        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, case=case, escalation=escalation)
     return event
 
 
@@ -343,27 +360,23 @@ def queue_update(
     kind: OutboxKind,
     now: datetime,
     *,
-    org: Directory,
-    case: Case | None = None,
+    case: Case,
     escalation: Escalation | None = None,
 ) -> None:
-    """Queue a redraw unless one is already waiting: it will draw the newest state anyway."""
-    if escalation is not None:
-        target, channel = {"escalation": escalation}, org.department(escalation.department).channel
-        case = escalation.case
-    else:
-        target, channel = {}, org.triage_channel
+    """Queue a redraw of a card unless one is already waiting: it will draw the newest state.
+
+    A redraw edits a card where it is, so it names no channel of its own.
+    """
     pending = select(Outbox.id).where(
         Outbox.kind == kind,
         Outbox.status == OutboxStatus.PENDING,
         Outbox.in_flight.is_(False),
         Outbox.case_id == case.id,
+        Outbox.escalation_id == escalation.id if escalation else Outbox.escalation_id.is_(None),
     )
-    if escalation is not None:
-        pending = pending.where(Outbox.escalation_id == escalation.id)
     if db.scalar(pending) is None:
         key = f"{kind.value}:{uuid.uuid4().hex}"
-        _queue(db, kind, channel, now, key=key, case=case, **target)
+        _queue(db, kind, "", now, key=key, case=case, escalation=escalation)
 
 
 def ago(then: datetime | None, now: datetime) -> str:

@@ -87,7 +87,6 @@ def _send(db, nag: Nag, org: Directory, now: datetime) -> None:
             db,
             REDRAW[DeadlineKind(deadline.kind)],
             now,
-            org=org,
             case=deadline.case,
             escalation=_escalation(deadline),
         )

@@ -18,10 +18,12 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escalation.cases import open_case
-from escalation.models import Mention
+from escalation.cases import join_case, open_case
+from escalation.models import Case, Mention
 from escalation.sla import Policies
 from escalation.store import insert_ignoring_conflict
+from escalation.triage import Assessment
+from escalation.workflow import CaseStatus
 
 MAX_TEXT = 10_000
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
@@ -89,29 +91,80 @@ def record_mention(
     mention: NewMention,
     triage_channel: str,
     now: datetime,
-    priority: str = "P3",
+    assessment: Assessment | None = None,
     policies: Policies | None = None,
+    grouping_window: timedelta | None = None,
 ) -> tuple[int, bool]:
-    """Store `mention` unless (source, external_id) is known; a new one opens a case.
+    """Store `mention` unless (source, external_id) is known; a new one opens a case, or joins
+    the open case of the same author's conversation within `grouping_window`.
 
     Returns the mention's id and whether it was new. One INSERT ... ON CONFLICT DO NOTHING
     decides, so concurrent deliveries of the same mention store it once without retries.
     """
+    columns = _columns(mention, now) | _triage_columns(assessment)
     new_id = insert_ignoring_conflict(
-        db, Mention, _columns(mention, now), keys=["source", "external_id"], returning=Mention.id
+        db, Mention, columns, keys=["source", "external_id"], returning=Mention.id
     )
     if new_id is None:
         return _existing_id(db, mention), False
-    open_case(
-        db=db,
-        mention_id=new_id,
-        triage_channel=triage_channel,
-        now=now,
-        priority=priority,
-        source=mention.source.value,
-        policies=policies,
-    )
+    priority = assessment.priority if assessment else "P3"
+    case_id = _conversation_case(db, mention, now, grouping_window)
+    if case_id is not None:
+        join_case(
+            db=db,
+            case_id=case_id,
+            mention_id=new_id,
+            priority=priority,
+            triage_channel=triage_channel,
+            now=now,
+        )
+    else:
+        open_case(
+            db=db,
+            mention_id=new_id,
+            triage_channel=triage_channel,
+            now=now,
+            priority=priority,
+            source=mention.source.value,
+            policies=policies,
+        )
     return new_id, True
+
+
+def _conversation_case(db: Session, mention: NewMention, now: datetime, window) -> int | None:
+    """The open case of this author's conversation, if they wrote in it within `window`."""
+    if not (window and mention.conversation_id):
+        return None
+    query = (
+        select(Case.id)
+        .join(Mention, Mention.case_id == Case.id)
+        .where(
+            Mention.source == mention.source.value,
+            Mention.author_handle == mention.author.handle.removeprefix("@"),
+            Mention.conversation_id == mention.conversation_id,
+            Mention.received_at >= now - window,
+            Case.status != CaseStatus.RESOLVED,
+        )
+        .order_by(Case.id.desc())
+        .limit(1)
+    )
+    return db.scalar(query)
+
+
+def _triage_columns(assessment: Assessment | None) -> dict:
+    if assessment is None:
+        return {}
+    return {
+        "sentiment": assessment.sentiment,
+        "reach": assessment.reach,
+        "priority": assessment.priority,
+        "department": assessment.department,
+        "department_confidence": round(assessment.department_confidence, 3),
+        "risks": sorted(assessment.risks),
+        "needs_reply": assessment.needs_reply,
+        "crisis_signal": assessment.crisis_signal,
+        "reasons": list(assessment.reasons)[:10],
+    }
 
 
 def _existing_id(db: Session, mention: NewMention) -> int:

@@ -108,6 +108,16 @@ class Mention(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(128))
     posted_at: Mapped[datetime]
     received_at: Mapped[datetime]
+    # What triage concluded when the mention arrived (escalation/triage).
+    sentiment: Mapped[str | None] = mapped_column(String(8))
+    reach: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[str | None] = mapped_column(String(2))
+    department: Mapped[str | None] = mapped_column(String(32))  # suggested
+    department_confidence: Mapped[float | None] = mapped_column(Float)
+    risks: Mapped[list | None] = mapped_column(JSON)
+    needs_reply: Mapped[bool | None]
+    crisis_signal: Mapped[bool | None]
+    reasons: Mapped[list | None] = mapped_column(JSON)
 
     case: Mapped[Case | None] = relationship(back_populates="mentions")
 
@@ -247,6 +257,7 @@ class OutboxKind(StrEnum):
     DEPARTMENT_CARD = "department_card"  # post an escalation in the department's channel
     DEPARTMENT_UPDATE = "department_update"  # redraw it
     NAG = "nag"  # a reminder: a line in a thread, or a direct message with a Snooze button
+    MENTION_ADDED = "mention_added"  # a later mention of the case's conversation, in its thread
 
 
 class Outbox(Base):

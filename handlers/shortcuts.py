@@ -75,7 +75,11 @@ def submit_message_escalate(ack, body, view, services):
     def change(db):
         now = services.now()
         mention_id, _ = record_mention(
-            db=db, mention=_as_mention(meta), triage_channel=services.org.triage_channel, now=now
+            db=db,
+            mention=_as_mention(meta),
+            triage_channel=services.org.triage_channel,
+            now=now,
+            policies=services.org.policies,
         )
         case_id = cases.case_of(db, mention_id)
         cases.escalate(

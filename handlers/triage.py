@@ -18,6 +18,7 @@ def register(app: App) -> None:
     app.action(ActionId.RELEASE)(release)
     app.action(ActionId.TAKE_OVER)(take_over)
     app.action(ActionId.ESCALATE)(open_escalate)
+    app.action(ActionId.ESCALATE_SUGGESTED)(open_escalate)
     app.view(CallbackId.ESCALATE)(submit_escalate)
     app.action(ActionId.RESOLVE)(open_resolve)
     app.view(CallbackId.RESOLVE)(submit_resolve)

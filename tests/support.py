@@ -152,10 +152,11 @@ def with_agents(org, slack_ids):
 def fast_org(org, **ladder):
     """The organisation with deadlines of seconds, so that a test sees the whole ladder."""
     data = org.model_dump()
-    data["policies"]["P3"] = {
-        "first_reply": timedelta(seconds=8),
-        "acknowledge": timedelta(seconds=6),
-    }
+    for priority in ("P2", "P3", "P4"):  # whatever triage decides, the clock runs in seconds
+        data["policies"][priority] = {
+            "first_reply": timedelta(seconds=8),
+            "acknowledge": timedelta(seconds=6),
+        }
     data["ladder"] = {
         "unclaimed_after": timedelta(seconds=1),
         "owner_at": 0.5,
@@ -182,7 +183,8 @@ def fast_config_file(folder: Path) -> Path:
     import yaml
 
     data = yaml.safe_load((ROOT / "config.example.yaml").read_text())
-    data["policies"]["P3"] = {"first_reply": "8s", "acknowledge": "6s"}
+    for priority in ("P2", "P3", "P4"):
+        data["policies"][priority] = {"first_reply": "8s", "acknowledge": "6s"}
     data["ladder"] = {
         "unclaimed_after": "1s",
         "owner_at": 0.5,

@@ -14,11 +14,25 @@ from escalation.ladder import send_due_nags
 from escalation.mentions import NewMention, record_mention
 from escalation.models import Deadline, Nag, Outbox, OutboxKind
 from escalation.sla import plan
+from escalation.triage import Assessment
 from tests.support import mention_record
 from tests.test_workflow import ORG, PEOPLE
 
 POLICIES = ORG.policies
 FRIDAY_5PM = datetime(2026, 11, 6, 17, tzinfo=UTC)  # London is on UTC in November
+
+
+def assessed(priority: str) -> Assessment:
+    return Assessment(
+        sentiment="negative",
+        reach="low",
+        risks=frozenset(),
+        needs_reply=True,
+        priority=priority,
+        crisis_signal=False,
+        department="care",
+        department_confidence=0.9,
+    )
 
 
 def open_case(sessions, now, priority="P2") -> int:
@@ -29,7 +43,7 @@ def open_case(sessions, now, priority="P2") -> int:
             mention=mention,
             triage_channel="social-triage",
             now=now,
-            priority=priority,
+            assessment=assessed(priority),
             policies=POLICIES,
         )
         return cases.case_of(db, mention_id)

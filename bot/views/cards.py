@@ -60,9 +60,38 @@ def mention_blocks(mention: Mention, *extra_context: str) -> list[dict]:
     ]
 
 
+def added_mention(mention: Mention) -> Message:
+    """A later mention of the case's conversation, as a reply in the case's thread."""
+    where = source_name(mention.source)
+    return Message(fallback(f"Another {where} mention from", mention), mention_blocks(mention))
+
+
 def fallback(prefix: str, mention: Mention) -> str:
     text = shorten(mention.text, FALLBACK_PREVIEW)
     return escape(f"{prefix} @{mention.author_handle}: {text}")
+
+
+SENTIMENT = {"negative": "😠 negative", "neutral": "😐 neutral", "positive": "🙂 positive"}
+
+
+def triage_line(mention: Mention, org: Directory) -> str:
+    """What triage concluded: priority, sentiment, risks, the suggested department."""
+    if mention.priority is None:
+        return ""
+    parts = [f"*{mention.priority}*", SENTIMENT.get(mention.sentiment or "", "")]
+    if mention.risks:
+        parts.append("⚠️ " + ", ".join(r.replace("_", " ") for r in mention.risks[:4]))
+    if mention.crisis_signal:
+        parts.append("🚨 possible crisis")
+    if mention.needs_reply is False:
+        parts.append("no reply needed")
+    suggested = org.departments.get(mention.department or "")
+    if suggested:
+        confidence = (
+            f" ({mention.department_confidence:.0%})" if mention.department_confidence else ""
+        )
+        parts.append(f"suggested: *{escape(suggested.name)}*{confidence}")
+    return " · ".join(p for p in parts if p)
 
 
 def triage_card(case: Case, org: Directory, now: datetime | None = None) -> Message:
@@ -70,10 +99,17 @@ def triage_card(case: Case, org: Directory, now: datetime | None = None) -> Mess
     mention = case.mention
     where = source_name(mention.source)
     due = deadline_line(case.deadline(DeadlineKind.FIRST_REPLY), org, now) if now else ""
-    blocks = [*mention_blocks(mention), context(status_line(case, org), due)]
+    more = (
+        f"💬 {len(case.mentions)} mentions in this conversation" if len(case.mentions) > 1 else ""
+    )
+    blocks = [
+        *mention_blocks(mention),
+        context(triage_line(mention, org), more),
+        context(status_line(case, org), due),
+    ]
     if actions := triage_actions(case, org):
         blocks.append({"type": "actions", "block_id": "case-actions", "elements": actions})
-    return Message(fallback(f"New {where} mention from", mention), blocks)
+    return Message(fallback(f"New {where} mention from", mention), [b for b in blocks if b])
 
 
 def status_line(case: Case, org: Directory) -> str:
@@ -112,10 +148,18 @@ def triage_actions(case: Case, org: Directory) -> list[dict]:
         ]
     else:
         ownership = [button("Claim", ActionId.CLAIM, str(case.id), style="primary")]
-    escalate = (
-        [department_select(ActionId.ESCALATE, str(case.id), org)] if not case.escalation else []
-    )
+    escalate = [] if case.escalation else escalate_buttons(case, org)
     return [*ownership, *escalate, button("Resolve…", ActionId.RESOLVE, str(case.id))]
+
+
+def escalate_buttons(case: Case, org: Directory) -> list[dict]:
+    """The suggested department one click away, and the list of all of them."""
+    elements = []
+    suggested = org.departments.get(case.mention.department or "")
+    if suggested:
+        text = f"Escalate to {suggested.name}"
+        elements.append(button(text, ActionId.ESCALATE_SUGGESTED, f"{case.id}|{suggested.key}"))
+    return [*elements, department_select(ActionId.ESCALATE, str(case.id), org)]
 
 
 def department_card(
@@ -138,7 +182,8 @@ def department_card(
     blocks += [*mention_blocks(mention, back), context(escalation_line(escalation, org), due)]
     if actions := department_actions(escalation, org):
         blocks.append({"type": "actions", "block_id": "escalation-actions", "elements": actions})
-    return Message(fallback(f"Escalation to {dept.name}: mention from", mention), blocks)
+    text = fallback(f"Escalation to {dept.name}: mention from", mention)
+    return Message(text, [b for b in blocks if b])
 
 
 def escalation_line(escalation: Escalation, org: Directory) -> str:

@@ -11,6 +11,7 @@ class ActionId(StrEnum):
     RELEASE = "case-release"
     TAKE_OVER = "case-take-over"
     ESCALATE = "case-escalate"
+    ESCALATE_SUGGESTED = "case-escalate-suggested"
     RESOLVE = "case-resolve"
     REOPEN = "case-reopen"
     ACKNOWLEDGE = "escalation-acknowledge"

@@ -87,8 +87,10 @@ def mrkdwn_section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": shorten(text, SECTION_LIMIT)}}
 
 
-def context(*parts: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": p} for p in parts if p]}
+def context(*parts: str) -> dict | None:
+    """A context block of the non-empty parts; None when there are none (Slack refuses those)."""
+    elements = [{"type": "mrkdwn", "text": p} for p in parts if p]
+    return {"type": "context", "elements": elements} if elements else None
 
 
 def quoted(text: str, limit: int = 1500) -> str:
