@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.services import Services
+from escalation.errors import DomainError
 from escalation.store import first_time
 from handlers.payloads import Click
 
@@ -22,8 +23,14 @@ def apply_click(
         respond(text=confirmation, response_type="ephemeral", replace_original=False)
 
 
-def apply_submission(view: dict, services: Services, change: Callable) -> None:
-    """Run `change(db)` once per submitted view (a retried submission changes nothing)."""
-    with services.unit() as db:
-        if first_time(db, key=f"view:{view['id']}:{view.get('hash', '')}", now=services.now()):
-            change(db)
+def apply_submission(ack, view: dict, services: Services, change: Callable, field: str) -> None:
+    """Run `change(db)` once per submitted view (a retried submission changes nothing), then
+    close the modal, or keep it open with the refusal under `field`."""
+    try:
+        with services.unit() as db:
+            if first_time(db, key=f"view:{view['id']}:{view.get('hash', '')}", now=services.now()):
+                change(db)
+    except DomainError as error:
+        ack(response_action="errors", errors={field: str(error)})
+        return
+    ack()

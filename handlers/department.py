@@ -8,7 +8,6 @@ from slack_bolt import App
 from bot.views.ids import ActionId, CallbackId
 from bot.views.modals import answer_modal, send_back_modal
 from escalation import cases
-from escalation.errors import DomainError
 from escalation.workflow import Action
 from handlers.actions import apply_click, apply_submission
 from handlers.payloads import Click, choice, escalation_ref, field, metadata
@@ -107,12 +106,7 @@ def _submitter(service, block_id: str, argument: str, empty: str):
                 **{argument: text},
             )
 
-        try:
-            apply_submission(view, services, change)
-        except DomainError as error:
-            ack(response_action="errors", errors={block_id: str(error)})
-            return
-        ack()
+        apply_submission(ack, view, services, change, block_id)
 
     return listener
 

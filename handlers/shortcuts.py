@@ -10,7 +10,7 @@ from slack_bolt import App
 from bot.views.ids import CallbackId
 from bot.views.modals import message_escalate_modal
 from escalation import cases
-from escalation.errors import DomainError, NotAllowed
+from escalation.errors import NotAllowed
 from escalation.mentions import NewMention, record_mention
 from escalation.permissions import refusal
 from escalation.workflow import Action
@@ -93,12 +93,7 @@ def submit_message_escalate(ack, body, view, services):
             now=now,
         )
 
-    try:
-        apply_submission(view, services, change)
-    except DomainError as error:
-        ack(response_action="errors", errors={"question": str(error)})
-        return
-    ack()
+    apply_submission(ack, view, services, change, "question")
 
 
 def _as_mention(meta: dict) -> NewMention:

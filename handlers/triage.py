@@ -7,7 +7,6 @@ from slack_bolt import App
 from bot.views.ids import ActionId, CallbackId
 from bot.views.modals import escalate_modal, resolve_modal
 from escalation import cases
-from escalation.errors import DomainError
 from escalation.workflow import Action
 from handlers.actions import apply_click, apply_submission
 from handlers.payloads import BadPayload, Click, case_ref, choice, field, metadata
@@ -89,12 +88,7 @@ def submit_escalate(ack, body, view, services):
             now=services.now(),
         )
 
-    try:
-        apply_submission(view, services, change)
-    except DomainError as error:
-        ack(response_action="errors", errors={"question": str(error)})
-        return
-    ack()
+    apply_submission(ack, view, services, change, "question")
 
 
 def open_resolve(ack, body, client, services):
@@ -129,9 +123,4 @@ def submit_resolve(ack, body, view, services):
             now=services.now(),
         )
 
-    try:
-        apply_submission(view, services, change)
-    except DomainError as error:
-        ack(response_action="errors", errors={"outcome": str(error)})
-        return
-    ack()
+    apply_submission(ack, view, services, change, "outcome")
