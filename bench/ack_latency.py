@@ -26,15 +26,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 from waitress.server import create_server  # noqa: E402
 
+from bench.common import SIGNING_SECRET, TOKEN, local_slack, settings_for  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.fakeslack import FakeSlack, Limits, SlackDriver  # noqa: E402
 from bot.runtime import build_replica  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.workspace_seed import seed_workspace  # noqa: E402
-from tests.support import INGEST_SECRET, ORG, mention_record, post_ingest, with_agents  # noqa: E402
-
-SIGNING_SECRET = "bench-signing-secret"
-TOKEN = "xoxb-bench-token"
+from tests.support import ORG, mention_record, post_ingest, with_agents  # noqa: E402
 
 
 def bare_bolt(fake: FakeSlack) -> tuple[object, str]:
@@ -70,21 +66,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     users = [f"U0BENCH{n:03d}" for n in range(args.concurrency)]
-    fake = FakeSlack(bot_token=TOKEN, limits=Limits(enabled=False)).start()
-    seed_workspace(fake, ORG)
+    fake = local_slack(Limits(enabled=False))
     for user in users:
         fake.add_user(user, name=user.lower(), real_name=user)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
         migrate(url)
-        settings = Settings(
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            ingest_secret=INGEST_SECRET,
-            slack_api_url=fake.url,
-            database_url=url,
-            host="127.0.0.1",
-            port=0,
+        settings = settings_for(
+            fake,
+            url,
             channel_rate_per_second=1000,
             channel_burst=100,
         )

@@ -26,13 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.common import local_slack, settings_for  # noqa: E402
 from bot.config import load_org_config  # noqa: E402
 from bot.db import make_engine, migrate, session_factory, unit_of_work  # noqa: E402
-from bot.fakeslack import FakeSlack  # noqa: E402
 from bot.ingest import sign  # noqa: E402
 from bot.runtime import build_replica  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.workspace_seed import seed_workspace  # noqa: E402
 from escalation.models import Base, Case, Mention, Outbox, OutboxKind  # noqa: E402
 from tests.support import INGEST_SECRET, mention_record  # noqa: E402
 
@@ -125,16 +123,10 @@ def baseline_rate(database_url: str, count: int, clients: int, offset: int) -> f
 
 def measure(name: str, database_url: str, count: int, clients: int) -> dict:
     migrate(database_url)
-    fake = FakeSlack(bot_token="xoxb-bench").start()
-    seed_workspace(fake, ORG)
-    settings = Settings(
-        slack_bot_token="xoxb-bench",
-        slack_signing_secret="bench-signing-secret",
-        ingest_secret=INGEST_SECRET,
-        slack_api_url=fake.url,
-        database_url=database_url,
-        host="127.0.0.1",
-        port=0,
+    fake = local_slack()
+    settings = settings_for(
+        fake,
+        database_url,
     )
     replica = build_replica(settings, ORG, run_migrations=False).start()
     try:
@@ -148,8 +140,9 @@ def measure(name: str, database_url: str, count: int, clients: int) -> dict:
     return {"database": name, "webhook": webhook, "baseline": baseline}
 
 
-def postgres_database(admin_url: str):
-    name = f"sebot_bench_{int(time.time())}"
+def postgres_database(admin_url: str, suffix: str = ""):
+    """A new database on the server, and a function that drops it."""
+    name = f"sebot_bench_{int(time.time())}{suffix}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
