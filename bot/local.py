@@ -98,9 +98,20 @@ class TerminalView:
         if event.get("type") not in ("message", "message_changed"):
             return
         message = event["message"]
-        channel = "#" + self.fake.channel_name(event["channel"])
+        where = self.where(event["channel"])
+        if message.get("thread_ts") not in (None, message.get("ts")):
+            where += " ↳"
         text = html.unescape(" ".join(message.get("text", "").split()))
-        width = max(40, shutil.get_terminal_size(fallback=(140, 24)).columns - 28)
+        width = max(40, shutil.get_terminal_size(fallback=(140, 24)).columns - 32)
         edited = " (edited)" if event["type"] == "message_changed" else ""
         clock = time.strftime("%H:%M:%S")
-        print(f"{clock}  {channel:<16} {text[:width]}{edited}", flush=True)
+        print(f"{clock}  {where:<20} {text[:width]}{edited}", flush=True)
+
+    def where(self, channel_id: str) -> str:
+        """'#social-triage', or 'DM Priya Shah' for the bot's direct message with someone."""
+        channel = next((c for c in self.fake.channels() if c["id"] == channel_id), {})
+        if not channel.get("is_im"):
+            return "#" + self.fake.channel_name(channel_id)
+        names = {u["id"]: u.get("real_name") or u["name"] for u in self.fake.users()}
+        person = next((m for m in channel.get("members", []) if m != self.fake.bot_user_id), "")
+        return f"DM {names.get(person, person)}"

@@ -297,6 +297,27 @@ def reopen(*, db: Session, case_id: int, actor: Actor, org: Directory, now: date
     return case
 
 
+def wait_for_customer(
+    *, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime
+) -> Case:
+    """The ball is in the customer's court: the clocks stop (P1's keep running)."""
+    case = load_case(db, case_id)
+    _transition(db, case, Action.WAIT_CUSTOMER, actor, org, now)
+    sla.pause(case=case, now=now)
+    return case
+
+
+def customer_replied(
+    *, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime
+) -> Case:
+    """The customer is back (a person says so, or their next mention arrives): clocks resume."""
+    case = load_case(db, case_id)
+    _transition(db, case, Action.CUSTOMER_REPLIED, actor, org, now)
+    if org.policies:
+        sla.resume(case=case, now=now, policies=org.policies)
+    return case
+
+
 def _acknowledgement_owed(case: Case, escalation: Escalation, *, met: bool, now: datetime):
     """The department's acknowledgement is in (met), or no longer owed (sent back, moved)."""
     sla.settle(

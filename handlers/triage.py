@@ -22,6 +22,8 @@ def register(app: App) -> None:
     app.action(ActionId.RESOLVE)(open_resolve)
     app.view(CallbackId.RESOLVE)(submit_resolve)
     app.action(ActionId.REOPEN)(reopen)
+    app.action(ActionId.WAIT_CUSTOMER)(wait_for_customer)
+    app.action(ActionId.CUSTOMER_REPLIED)(customer_replied)
 
 
 def _simple(service, confirmation: str):
@@ -48,6 +50,8 @@ claim = _simple(cases.claim, "You own this case now.")
 release = _simple(cases.release, "Released: the case is unclaimed again.")
 take_over = _simple(cases.take_over, "You own this case now; the previous owner was told.")
 reopen = _simple(cases.reopen, "Reopened.")
+wait_for_customer = _simple(cases.wait_for_customer, "On hold for the customer: clocks stopped.")
+customer_replied = _simple(cases.customer_replied, "Off hold: the clocks run again.")
 
 
 def open_escalate(ack, body, client, services):

@@ -36,7 +36,11 @@ def assessed(priority: str) -> Assessment:
 
 
 def open_case(sessions, now, priority="P2") -> int:
-    mention = NewMention.model_validate_json(json.dumps(mention_record(1)))
+    return open_case_with(sessions, now, priority, 1)
+
+
+def open_case_with(sessions, now, priority: str, n: int) -> int:
+    mention = NewMention.model_validate_json(json.dumps(mention_record(n)))
     with unit_of_work(sessions) as db:
         mention_id, _ = record_mention(
             db=db,
@@ -155,3 +159,29 @@ def test_each_reminder_is_decided_once_and_resolving_cancels_the_rest(sessions):
         deadline = db.scalar(select(Deadline))
     assert states["unclaimed"] == "sent" and states["breach"] == "cancelled"
     assert deadline.status == "met" and deadline.met_at == FRIDAY_5PM + timedelta(minutes=7)
+
+
+def test_waiting_on_the_customer_stops_the_clock_except_for_p1(sessions):
+    p2, p1 = open_case(sessions, FRIDAY_5PM), open_case_with(sessions, FRIDAY_5PM, "P1", 2)
+    amira = ORG.actor(PEOPLE["amira"])
+    for case_id in (p2, p1):
+        with unit_of_work(sessions) as db:
+            cases.claim(db=db, case_id=case_id, actor=amira, org=ORG, now=FRIDAY_5PM)
+            cases.wait_for_customer(
+                db=db, case_id=case_id, actor=amira, org=ORG, now=FRIDAY_5PM + timedelta(minutes=10)
+            )
+    # only P1 reminds (half, at risk, breach); the paused P2 clock reminds of nothing
+    assert tick(sessions, FRIDAY_5PM + timedelta(minutes=35)) == 3
+    for case_id in (p2, p1):
+        with unit_of_work(sessions) as db:
+            cases.customer_replied(
+                db=db, case_id=case_id, actor=amira, org=ORG, now=FRIDAY_5PM + timedelta(minutes=40)
+            )
+    with sessions() as db:
+        due = {d.case_id: d.due_at for d in db.scalars(select(Deadline))}
+        half = db.scalar(
+            select(Nag).join(Deadline).where(Deadline.case_id == p2, Nag.step == "half")
+        )
+    assert due[p2] == FRIDAY_5PM + timedelta(hours=1, minutes=30)  # 30 min on hold added
+    assert due[p1] == FRIDAY_5PM + timedelta(minutes=15)  # P1 never pauses
+    assert half.status == "pending" and half.due_at == FRIDAY_5PM + timedelta(minutes=60)

@@ -149,7 +149,21 @@ def triage_actions(case: Case, org: Directory) -> list[dict]:
     else:
         ownership = [button("Claim", ActionId.CLAIM, str(case.id), style="primary")]
     escalate = [] if case.escalation else escalate_buttons(case, org)
-    return [*ownership, *escalate, button("Resolve…", ActionId.RESOLVE, str(case.id))]
+    return [
+        *ownership,
+        *escalate,
+        *waiting_button(case),
+        button("Resolve…", ActionId.RESOLVE, str(case.id)),
+    ]
+
+
+def waiting_button(case: Case) -> list[dict]:
+    """Put the case on hold for the customer (its clocks stop), or take it off hold."""
+    if case.status == CaseStatus.WAITING_CUSTOMER:
+        return [button("Customer replied", ActionId.CUSTOMER_REPLIED, str(case.id))]
+    if case.status in (CaseStatus.CLAIMED, CaseStatus.ANSWERED, CaseStatus.REPLIED):
+        return [button("Waiting on customer", ActionId.WAIT_CUSTOMER, str(case.id))]
+    return []
 
 
 def escalate_buttons(case: Case, org: Directory) -> list[dict]:
@@ -179,7 +193,11 @@ def department_card(
     back = link(thread, "Triage thread") if thread else ""
     deadline = case.deadline(DeadlineKind.ACKNOWLEDGE, escalation.id)
     due = deadline_line(deadline, org, now) if now and escalation.is_open else ""
-    blocks += [*mention_blocks(mention, back), context(escalation_line(escalation, org), due)]
+    blocks += [
+        *mention_blocks(mention, back),
+        context(f"*{case.priority}*", triage_line(mention, org)),
+        context(escalation_line(escalation, org), due),
+    ]
     if actions := department_actions(escalation, org):
         blocks.append({"type": "actions", "block_id": "escalation-actions", "elements": actions})
     text = fallback(f"Escalation to {dept.name}: mention from", mention)

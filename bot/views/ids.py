@@ -14,6 +14,8 @@ class ActionId(StrEnum):
     ESCALATE_SUGGESTED = "case-escalate-suggested"
     RESOLVE = "case-resolve"
     REOPEN = "case-reopen"
+    WAIT_CUSTOMER = "case-wait-customer"
+    CUSTOMER_REPLIED = "case-customer-replied"
     ACKNOWLEDGE = "escalation-acknowledge"
     ANSWER = "escalation-answer"
     SEND_BACK = "escalation-send-back"

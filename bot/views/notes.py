@@ -32,6 +32,8 @@ def history_note(event: CaseEvent, org: Directory) -> str:
         f"{_department(data.get('to'), org)}.{told}",
         Action.RESOLVE: f"✅ {who} resolved this: {_outcome(data)}",
         Action.REOPEN: f"↩️ {who} reopened this.",
+        Action.WAIT_CUSTOMER: f"⏸️ {who}: waiting on the customer; clocks stopped (not P1's).",
+        Action.CUSTOMER_REPLIED: f"▶️ {who}: the customer replied; clocks running again.",
     }
     return lines.get(Action(event.action), f"{who}: {escape(event.action)}").strip()
 
