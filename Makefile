@@ -27,6 +27,8 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.dev  ## benchmarks; figures go in the README
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ack_latency.py
+	$(BIN)/python bench/deadlines.py
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

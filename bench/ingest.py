@@ -1,8 +1,8 @@
 """Ingest throughput: signed webhook to committed row, against plain SQLAlchemy inserts.
 
-Both runs store the same rows (a case, its mention and its card job, one transaction each) in
-the same process and database, so the ratio shows what HTTP, signing, validation and
-deduplication cost.
+Both runs store the same rows (a case, its mention, its card job, its first-reply deadline
+and the deadline's seven reminders, one transaction each) in the same process and database,
+so the ratio shows what HTTP, signing, validation, triage and deduplication cost.
 
     python bench/ingest.py [--count 2000] [--clients 8] [--postgres URL]
 """
@@ -31,7 +31,7 @@ from bot.config import load_org_config  # noqa: E402
 from bot.db import make_engine, migrate, session_factory, unit_of_work  # noqa: E402
 from bot.ingest import sign  # noqa: E402
 from bot.runtime import build_replica  # noqa: E402
-from escalation.models import Base, Case, Mention, Outbox, OutboxKind  # noqa: E402
+from escalation.models import Base, Case, Deadline, Mention, Nag, Outbox, OutboxKind  # noqa: E402
 from tests.support import INGEST_SECRET, mention_record  # noqa: E402
 
 ORG = load_org_config(ROOT / "config.example.yaml")
@@ -80,6 +80,28 @@ def webhook_rate(port: int, count: int, clients: int, offset: int) -> float:
     return count / elapsed
 
 
+def add_deadline(db, case: Case, now: datetime) -> None:
+    """The first-reply deadline and its seven planned reminders, as a new case has them."""
+    deadline = Deadline(
+        case_id=case.id,
+        kind="first_reply",
+        started_at=now,
+        target_seconds=3600.0,
+        around_the_clock=False,
+        pauses=[],
+        due_at=now,
+        status="running",
+        state="on_track",
+    )
+    db.add(deadline)
+    db.flush()
+    steps = ("unclaimed", "half", "at_risk", "breach", "repeat-1", "repeat-2", "repeat-3")
+    db.add_all(
+        Nag(deadline_id=deadline.id, step=step, due_at=now, status="pending", snoozes=0)
+        for step in steps
+    )
+
+
 def baseline_rate(database_url: str, count: int, clients: int, offset: int) -> float:
     engine = make_engine(database_url)
     sessions = session_factory(engine)
@@ -112,6 +134,7 @@ def baseline_rate(database_url: str, count: int, clients: int, offset: int) -> f
                     created_at=now,
                 )
             )
+            add_deadline(db, case, now)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
