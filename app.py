@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         from bot.logs import configure_logging
+        from bot.sources.settings import SourceSettings
 
-        configure_logging(settings.log_level, settings.secret_values())
+        secrets = settings.secret_values() + SourceSettings().secret_values()
+        configure_logging(settings.log_level, secrets)
         org = load_org_config(settings.bot_config)
         return args.command(args, settings, org)
     except (ConfigError, SettingsError, ValidationError) as exc:

@@ -109,14 +109,14 @@ def _x_username(value: str) -> str:
 
 def _fediverse_account(value: str) -> str:
     value = value.removeprefix("@")
-    if not FEDIVERSE_ACCOUNT.match(value):
+    if not FEDIVERSE_ACCOUNT.match(value) or len(value) > 240:  # the cursor key has 255
         raise ValueError("a Mastodon account such as brightwave@mastodon.social")
     return value
 
 
 def _bluesky_handle(value: str) -> str:
     value = value.removeprefix("@")
-    if not BLUESKY_HANDLE.match(value) or len(value) > 253:
+    if not BLUESKY_HANDLE.match(value) or len(value) > 240:  # the cursor key has 255
         raise ValueError("a Bluesky handle such as brightwave.bsky.social")
     return value.lower()
 
@@ -311,12 +311,15 @@ class Sources(Strict):
 
     @model_validator(mode="after")
     def _named_when_enabled(self) -> Sources:
-        wanted = [("x", self.x.account, "account"), ("mastodon", self.mastodon.account, "account")]
-        wanted.append(("bluesky", self.bluesky.handle, "handle"))
+        names = {
+            "x.account": (self.x.enabled, self.x.account),
+            "mastodon.account": (self.mastodon.enabled, self.mastodon.account),
+            "bluesky.handle": (self.bluesky.enabled, self.bluesky.handle),
+        }
         problems = [
-            f"sources.{name}.{field}: expected a value when enabled, found nothing"
-            for name, value, field in wanted
-            if getattr(self, name).enabled and value is None
+            f"sources.{key}: expected a value when enabled, found nothing"
+            for key, (enabled, value) in names.items()
+            if enabled and value is None
         ]
         if problems:
             raise ValueError("; ".join(problems))

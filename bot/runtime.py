@@ -28,6 +28,9 @@ from bot.metrics import Metrics
 from bot.render import Renderer
 from bot.services import Services
 from bot.settings import Settings
+from bot.sources.build import build_sources
+from bot.sources.poller import Poller
+from bot.sources.settings import SourceSettings
 from bot.ticker import Ticker
 from bot.web import WebApp
 
@@ -46,6 +49,8 @@ class Replica:
     worker: DeliveryWorker
     web: WebApp
     ticker: Ticker
+    poller: Poller | None = None
+    poll_seconds: float = 60
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     server: object | None = None
@@ -66,7 +71,7 @@ class Replica:
         poll = self.settings.delivery_poll_seconds
         self._thread("http", self.server.run)
         self._thread("delivery", lambda: self.worker.run(self.stopping, poll))
-        self.ticker.start()
+        self.ticker.start(self.poller, self.poll_seconds)
         if self.settings.slack_app_token:
             self._start_socket_mode()
         log.info("replica %s listening on port %s", self.worker.owner, self.server.effective_port)
@@ -163,7 +168,20 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         on_sent=worker.wake.set,
     )
     replica = Replica(settings, org, engine, sessions, metrics, bolt, worker, web, ticker)
+    replica.poller, replica.poll_seconds = social_poller(org, sessions, ingestor, worker.owner)
     return replica
+
+
+def social_poller(org: OrgConfig, sessions, ingestor: Ingestor, owner: str):
+    """The poller of the sources the organisation switched on (None if none is), and how often
+    its job runs: a few times an interval, since each source keeps its own turn."""
+    source_settings = SourceSettings()
+    sources = build_sources(org, source_settings)
+    if not sources:
+        return None, 60.0
+    interval = timedelta(seconds=source_settings.source_poll_seconds)
+    poller = Poller(sessions, sources, ingestor.take, owner, interval=interval)
+    return poller, max(1.0, source_settings.source_poll_seconds / 4)
 
 
 def build_bolt_app(client: WebClient, signing_secret: str, services: Services) -> App:

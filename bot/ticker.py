@@ -1,4 +1,5 @@
-"""Each replica's ticker: one APScheduler interval job that sends the reminders now due.
+"""Each replica's ticker: APScheduler interval jobs that send the reminders now due and poll
+the social sources whose turn it is.
 
 There is never a job per case: reminders are rows, and the ticker of whichever replica gets
 to a due row first sends it (the row is locked and marked in one transaction).
@@ -14,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
+from bot.sources.poller import Poller
 from escalation.ladder import send_due_nags
 from escalation.people import Directory
 
@@ -46,17 +48,23 @@ class Ticker:
             self.on_sent()
         return sent
 
-    def start(self) -> None:
+    def start(self, poller: Poller | None = None, poll_seconds: float = 60) -> None:
+        """Tick the reminders; with a poller, also poll the social sources that are due."""
+        self._every(self.tick, self.every_seconds, "reminders")
+        if poller is not None:
+            self._every(lambda: poller.poll_due(self.clock()), poll_seconds, "sources")
+        self.scheduler.start()
+
+    def _every(self, job, seconds: float, name: str) -> None:
         self.scheduler.add_job(
-            self.tick,
+            job,
             "interval",
-            seconds=self.every_seconds,
-            id="reminders",
+            seconds=seconds,
+            id=name,
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
-        self.scheduler.start()
 
     def stop(self) -> None:
         if self.scheduler.running:

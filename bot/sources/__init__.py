@@ -52,7 +52,7 @@ class SourceError(Exception):
 class RateLimited(SourceError):
     """The network asked us to wait until `resume_at` (None: it did not say how long)."""
 
-    def __init__(self, message: str, resume_at: datetime | None = None) -> None:
+    def __init__(self, resume_at: datetime | None, message: str = "rate limited") -> None:
         super().__init__(message)
         self.resume_at = resume_at
 

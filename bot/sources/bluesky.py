@@ -8,6 +8,7 @@ the authors' followers and verification through app.bsky.actor.getProfiles, 25 a
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from atproto import Client, exceptions, models
 from bot.sources import Batch, RateLimited, SourceAuthError, SourceError
 from bot.sources.mapping import build, convert, display_name, language, parse_time, plain_text
 from escalation.mentions import NewMention, Source
+
+log = logging.getLogger(__name__)
 
 REASONS = ["mention", "reply", "quote"]
 PAGE = 50
@@ -42,15 +45,15 @@ class BlueskySource:
     def fetch(self, cursor: str | None) -> Batch:
         self._sign_in()
         since = parse_time(cursor) if cursor else None
-        fresh = [n for n in self._notifications(since) if _newer(n, since)]
-        fresh = [n for n in fresh if n.reason in REASONS and n.author.handle != self.handle]
-        profiles = self._profiles(sorted({n.author.did for n in fresh}))
+        newer = [n for n in self._notifications(since) if _newer(n, since)]
+        posts = [n for n in newer if n.reason in REASONS and n.author.handle != self.handle]
+        profiles = self._profiles(sorted({n.author.did for n in posts}))
         mentions = [
             mention
-            for note in fresh
+            for note in posts
             if (mention := convert(self.key, to_mention, note, profiles.get(note.author.did)))
         ]
-        return Batch(mentions, _newest(fresh, cursor))
+        return Batch(mentions, _newest(newer, cursor))
 
     def _sign_in(self) -> None:
         if not self._signed_in:
@@ -68,6 +71,8 @@ class BlueskySource:
             params = params | {"cursor": page.cursor}
             page = self._call(self.client.app.bsky.notification.list_notifications, params)
             found, pages = found + list(page.notifications), pages + 1
+        if pages == MAX_PAGES and page.cursor:
+            log.warning("source %s: over %d pages of mentions, the oldest skipped", self.key, pages)
         return found
 
     def _profiles(self, dids: list[str]) -> dict[str, Any]:
@@ -82,7 +87,7 @@ class BlueskySource:
         try:
             return method(*args, **kwargs)
         except exceptions.RateLimitExceededError as exc:
-            raise RateLimited("Bluesky: 429 Too Many Requests", exc.reset_at) from None
+            raise RateLimited(exc.reset_at, "Bluesky: 429 Too Many Requests") from None
         except exceptions.UnauthorizedError as exc:
             self._signed_in = False
             raise SourceAuthError(_refused(exc)) from None

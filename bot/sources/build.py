@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.config import OrgConfig
+from bot.config import OrgConfig, Sources
 from bot.sources import Source
 from bot.sources.settings import SourceSettings, secret_text
 
@@ -21,6 +21,7 @@ def build_sources(org: OrgConfig, settings: SourceSettings) -> list[Source]:
         if getattr(org.sources, name).enabled:
             source = builder(org.sources, settings)
             if source is not None:
+                log.info("source %s is on", source.key)
                 sources.append(source)
     return sources
 
@@ -32,17 +33,17 @@ def _missing(name: str, wanted: dict[str, Any]) -> bool:
     return bool(absent)
 
 
-def _x(sources: Any, settings: SourceSettings) -> Source | None:
+def _x(sources: Sources, settings: SourceSettings) -> Source | None:
     token = secret_text(settings.x_bearer_token)
     if _missing("x", {"X_BEARER_TOKEN": token, "X_USER_ID": settings.x_user_id}):
         return None
     from bot.sources import x  # tweepy is loaded only where X is on
 
-    client = x.make_client(token)
-    return x.XSource(settings.x_user_id, client, account=sources.x.account)
+    log.info("source x:%s is the account @%s", settings.x_user_id, sources.x.account)
+    return x.XSource(settings.x_user_id, x.make_client(token))
 
 
-def _mastodon(sources: Any, settings: SourceSettings) -> Source | None:
+def _mastodon(sources: Sources, settings: SourceSettings) -> Source | None:
     token = secret_text(settings.mastodon_access_token)
     if _missing("mastodon", {"MASTODON_ACCESS_TOKEN": token}):
         return None
@@ -53,7 +54,7 @@ def _mastodon(sources: Any, settings: SourceSettings) -> Source | None:
     return mastodon.MastodonSource(account, mastodon.make_client(base_url, token))
 
 
-def _bluesky(sources: Any, settings: SourceSettings) -> Source | None:
+def _bluesky(sources: Sources, settings: SourceSettings) -> Source | None:
     password = secret_text(settings.bluesky_app_password)
     if _missing("bluesky", {"BLUESKY_APP_PASSWORD": password}):
         return None

@@ -7,6 +7,7 @@ until the cursor is reached. Mastodon.py is told to raise on a rate limit, never
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,8 @@ from bot.sources.mapping import (
     plain_text,
 )
 from escalation.mentions import NewMention, Source
+
+log = logging.getLogger(__name__)
 
 PAGE = 40  # Mastodon's largest page of notifications
 MAX_PAGES = 10
@@ -81,6 +84,8 @@ class MastodonSource:
                 break
             page = self._call(self.api.fetch_next, page)
             found, pages = found + list(page or []), pages + 1
+        if pages == MAX_PAGES and getattr(page, "_pagination_next", None):
+            log.warning("source %s: over %d pages of mentions, the oldest skipped", self.key, pages)
         return found
 
     def _own(self, note: Any) -> bool:
@@ -91,7 +96,7 @@ class MastodonSource:
         try:
             return method(*args, **kwargs)
         except MastodonRatelimitError:
-            raise RateLimited("Mastodon: 429 Too Many Requests", _reset_time(self.api)) from None
+            raise RateLimited(_reset_time(self.api), "Mastodon: 429 Too Many Requests") from None
         except MastodonUnauthorizedError:
             message = "Mastodon: 401 Unauthorized, the access token was refused; check "
             raise SourceAuthError(message + "MASTODON_ACCESS_TOKEN") from None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import Update, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
@@ -105,7 +105,7 @@ class Poller:
                 return taken.cursor, taken.last_error
             return _why_not(db.get(SourceCursor, key), now)
 
-    def _lease_statement(self, key: str, now: datetime):
+    def _lease_statement(self, key: str, now: datetime) -> Update:
         row = SourceCursor
         # A tick that fires a little early still counts as an interval later.
         due_before = now - self.interval * 0.9
@@ -138,12 +138,12 @@ class Poller:
     def _store(self, batch: Batch, cursor: str | None) -> _Result:
         """Hand every mention to the ingestor; only then may the cursor move past them."""
         new = 0
-        for count, mention in enumerate(batch.mentions):
+        for mention in batch.mentions:
             try:
                 new += self.ingest(mention)[1]
             except Exception as exc:
                 error = f"storing mention {mention.external_id} failed: {_describe(exc)}"
-                return _Result(Outcome("failed", fetched=count, new=new, error=error), cursor)
+                return _Result(Outcome("failed", len(batch.mentions), new, error=error), cursor)
         return _Result(Outcome("polled", len(batch.mentions), new), batch.cursor or cursor)
 
     def _release(self, key: str, result: _Result, now: datetime) -> None:

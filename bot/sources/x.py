@@ -27,6 +27,8 @@ from bot.sources.mapping import (
 )
 from escalation.mentions import NewMention, Source
 
+log = logging.getLogger(__name__)
+
 MAX_PAGES = 8  # the endpoint serves at most the 800 newest mentions: 8 pages of 100
 REQUEST_TIMEOUT = 30.0
 EXPANSIONS = ["author_id"]
@@ -37,7 +39,9 @@ TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "lang", 
 class _TimeoutSession(requests.Session):
     """tweepy sets no timeout; a silent connection would hold the account's lease for ever."""
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any):
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs.setdefault("timeout", REQUEST_TIMEOUT)
         return super().request(method, url, *args, **kwargs)
 
@@ -52,11 +56,11 @@ def make_client(bearer_token: str) -> tweepy.Client:
 
 
 class XSource:
-    """Mentions of one X account (`user_id`, the numeric id; `account`, its username)."""
+    """Mentions of one X account, `user_id` being its numeric id."""
 
-    def __init__(self, user_id: str, client: tweepy.Client, account: str | None = None) -> None:
+    def __init__(self, user_id: str, client: tweepy.Client) -> None:
         self.key = f"x:{user_id}"
-        self.user_id, self.account, self.client = user_id, account, client
+        self.user_id, self.client = user_id, client
 
     def fetch(self, cursor: str | None) -> Batch:
         tweets, users = [], {}
@@ -87,13 +91,17 @@ class XSource:
             if not token:
                 break
             pages.append(self._call(params | {"pagination_token": token}))
+        if len(pages) == MAX_PAGES and pages[-1].get("meta", {}).get("next_token"):
+            log.warning(
+                "source %s: over %d pages of mentions, the oldest skipped", self.key, MAX_PAGES
+            )
         return pages
 
     def _call(self, params: dict[str, Any]) -> dict:
         try:
             return self.client.get_users_mentions(self.user_id, **params)
         except tweepy.TooManyRequests as exc:
-            raise RateLimited("X: 429 Too Many Requests", reset_time(exc.response)) from None
+            raise RateLimited(reset_time(exc.response), "X: 429 Too Many Requests") from None
         except tweepy.Unauthorized:
             message = "X: 401 Unauthorized, the bearer token was refused; check X_BEARER_TOKEN"
             raise SourceAuthError(message) from None
