@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.services import Services
+from escalation import cases
 from escalation.errors import DomainError
 from escalation.store import first_time
+from escalation.workflow import Action
 from handlers.payloads import Click
 
 
@@ -34,3 +36,17 @@ def apply_submission(ack, view: dict, services: Services, change: Callable, fiel
         ack(response_action="errors", errors={field: str(error)})
         return
     ack()
+
+
+def may(services: Services, click: Click, action: Action, case_id: int, escalation_id=None):
+    """The case, if the clicker may do `action` to it; NotAllowed (said to them) if not."""
+    with services.read() as db:
+        case = cases.check_allowed(
+            db=db,
+            case_id=case_id,
+            action=action,
+            escalation_id=escalation_id,
+            actor=services.actor(click.user),
+            org=services.org,
+        )
+        return case, case.escalation.department if case.escalation else None

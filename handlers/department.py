@@ -9,7 +9,7 @@ from bot.views.ids import ActionId, CallbackId
 from bot.views.modals import answer_modal, send_back_modal
 from escalation import cases
 from escalation.workflow import Action
-from handlers.actions import apply_click, apply_submission
+from handlers.actions import apply_click, apply_submission, may
 from handlers.payloads import Click, choice, escalation_ref, field, metadata
 
 
@@ -65,19 +65,9 @@ def _opener(action: Action, build):
         ack()
         click = Click.of(body)
         case_id, escalation_id = escalation_ref(click.value)
-        with services.read() as db:
-            case = cases.check_allowed(
-                db=db,
-                case_id=case_id,
-                action=action,
-                escalation_id=escalation_id,
-                actor=services.actor(click.user),
-                org=services.org,
-            )
-            department = services.org.department(case.escalation.department)
-        client.views_open(
-            trigger_id=click.trigger_id, view=build(case_id, escalation_id, department)
-        )
+        _case, department = may(services, click, action, case_id, escalation_id)
+        view = build(case_id, escalation_id, services.org.department(department))
+        client.views_open(trigger_id=click.trigger_id, view=view)
 
     return listener
 

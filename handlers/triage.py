@@ -8,7 +8,7 @@ from bot.views.ids import ActionId, CallbackId
 from bot.views.modals import escalate_modal, resolve_modal
 from escalation import cases
 from escalation.workflow import Action
-from handlers.actions import apply_click, apply_submission
+from handlers.actions import apply_click, apply_submission, may
 from handlers.payloads import BadPayload, Click, case_ref, choice, field, metadata
 
 
@@ -59,14 +59,7 @@ def open_escalate(ack, body, client, services):
     click = Click.of(body)
     reference, department = choice(click.value)
     case_id = case_ref(reference)
-    with services.read() as db:
-        cases.check_allowed(
-            db=db,
-            case_id=case_id,
-            action=Action.ESCALATE,
-            actor=services.actor(click.user),
-            org=services.org,
-        )
+    may(services, click, Action.ESCALATE, case_id)
     if department not in services.org.departments:
         raise BadPayload(f"unknown department {department!r}")
     client.views_open(
@@ -99,14 +92,7 @@ def open_resolve(ack, body, client, services):
     ack()
     click = Click.of(body)
     case_id = case_ref(click.value)
-    with services.read() as db:
-        cases.check_allowed(
-            db=db,
-            case_id=case_id,
-            action=Action.RESOLVE,
-            actor=services.actor(click.user),
-            org=services.org,
-        )
+    may(services, click, Action.RESOLVE, case_id)
     client.views_open(trigger_id=click.trigger_id, view=resolve_modal(case_id))
 
 

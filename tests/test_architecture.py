@@ -41,6 +41,19 @@ def test_the_domain_imports_no_slack_llm_x_or_runtime():
         assert not names & forbidden, f"{path} imports {names & forbidden}"
 
 
+def test_each_outside_service_has_one_module_that_talks_to_it():
+    owners = {
+        "tweepy": Path("bot/sources/x.py"),
+        "mastodon": Path("bot/sources/mastodon.py"),
+        "atproto": Path("bot/sources/bluesky.py"),
+        "openai": Path("bot/llm.py"),
+    }
+    for folder in ("bot", "escalation", "handlers", "prompts"):
+        for path, names in imports(folder).items():
+            for name in names & owners.keys():
+                assert path == owners[name], f"{path} imports {name}"
+
+
 def test_only_the_app_factory_imports_the_handlers():
     for path, names in imports("bot").items():
         if "handlers" in names:

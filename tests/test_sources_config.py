@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import logging
 import socket
 from datetime import UTC, datetime
@@ -169,23 +168,6 @@ def test_ids_compare_as_numbers_of_any_length():
     assert is_newer("100", "99") and not is_newer("99", "100") and is_newer("1", None)
     assert newest_id(["99", "100"], "98") == "100"
     assert newest_id([], "98") == "98" and newest_id([], None) is None
-
-
-def test_each_network_library_is_imported_by_its_own_module_only():
-    owners = {"tweepy": "x.py", "mastodon": "mastodon.py", "atproto": "bluesky.py"}
-    for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("escalation/**/*.py"), ROOT / "app.py"]:
-        for name in _imports(path) & owners.keys():
-            assert path == ROOT / "bot" / "sources" / owners[name], f"{path} imports {name}"
-
-
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
 
 
 def test_datetimes_from_the_apis_are_aware():
