@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +139,16 @@ def start_replica(database_url, engine, fake_slack):
     yield start
     for replica in started:
         replica.stop()
+
+
+@pytest.fixture
+def no_internet(monkeypatch):
+    """Only cassettes and local servers answer: a request to any other host fails at once."""
+    resolve = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if host not in ("localhost", "127.0.0.1", "::1"):  # the test database may be local
+            raise OSError(f"a test tried to reach {host}")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,18 +27,7 @@ FIRST, NEWEST = "2026-11-24T06:51:10.214Z", "2026-11-24T07:59:03.880Z"
 BRAND_POST = "at://did:plc:bw4x7tq2hxn3lk5mzr6yvdpa/app.bsky.feed.post/3mlbrizzt3e2z"
 NOW = datetime(2026, 11, 24, 8, 4, tzinfo=UTC)
 
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch):
-    """Only the cassettes answer: a request they do not hold must never leave the machine."""
-    resolve = socket.getaddrinfo
-
-    def local_only(host, *args, **kwargs):
-        if host not in ("localhost", "127.0.0.1", "::1"):  # the test database may be local
-            raise OSError(f"a test tried to reach {host}")
-        return resolve(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+pytestmark = pytest.mark.usefixtures("no_internet")
 
 
 @pytest.fixture
