@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import unit_of_work
 from bot.metrics import Metrics
 from escalation.mentions import NewMention, record_mention
+from escalation.people import Directory
 from escalation.sla import Policies
 from escalation.triage import Assessment, MentionFacts, TriageContext, TriageRules, assess
 
@@ -82,6 +83,7 @@ class Ingestor:
     policies: Policies | None = None
     rules: TriageRules | None = None
     grouping_window: timedelta | None = None
+    directory: Directory | None = None  # who the bot acts as when the customer writes again
     context: TriageContext = field(default_factory=TriageContext)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,6 +99,7 @@ class Ingestor:
             org.sla_policies(),
             rules=TriageRules.from_config(org.triage),
             grouping_window=org.grouping_window,
+            directory=org.directory(),
         )
 
     def take(self, mention: NewMention) -> tuple[int, bool]:
@@ -111,6 +114,7 @@ class Ingestor:
                 assessment=assessment,
                 policies=self.policies,
                 grouping_window=self.grouping_window,
+                org=self.directory,
             )
         self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
         if created:

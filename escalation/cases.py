@@ -61,11 +61,23 @@ def open_case(
 
 
 def join_case(
-    *, db: Session, case_id: int, mention_id: int, priority: str, triage_channel: str, now: datetime
+    *,
+    db: Session,
+    case_id: int,
+    mention_id: int,
+    priority: str,
+    triage_channel: str,
+    now: datetime,
+    org: Directory | None = None,
 ) -> None:
     """A later mention of the same conversation joins its case: posted in the case's thread,
-    counted on the card; a more urgent one raises the case's priority."""
+    counted on the card; a more urgent one raises the case's priority; a case waiting on the
+    customer is taken off hold, since the customer has written again."""
     case = load_case(db, case_id)
+    if org is not None and case.status == CaseStatus.WAITING_CUSTOMER:
+        _transition(db, case, Action.CUSTOMER_REPLIED, None, org, now)
+        if org.policies:
+            sla.resume(case=case, now=now, policies=org.policies)
     db.execute(update(Mention).where(Mention.id == mention_id).values(case_id=case.id))
     if priority < case.priority:  # "P1" < "P2": more urgent
         case.priority = priority
@@ -337,7 +349,7 @@ def _transition(
     db: Session,
     case: Case,
     action: Action,
-    actor: Actor,
+    actor: Actor | None,
     org: Directory,
     now: datetime,
     *,
@@ -345,9 +357,15 @@ def _transition(
     data: dict | None = None,
     escalation: Escalation | None = None,
 ) -> CaseEvent:
-    """Check, move, audit, and queue the card redraws and one line of history."""
+    """Check, move, audit, and queue the card redraws and one line of history.
+
+    `actor` None is the bot acting on what happened outside Slack (the customer wrote again).
+    """
     department = org.departments.get(escalation.department) if escalation else None
-    if reason := refusal(action, actor, owner=case.owner_id, department=department, directory=org):
+    reason = actor and refusal(
+        action, actor, owner=case.owner_id, department=department, directory=org
+    )
+    if reason:
         raise NotAllowed(reason)
     before = case.status
     case.status = next_status(before, action, owner=case.owner_id, before_snooze=case.before_snooze)
@@ -355,7 +373,7 @@ def _transition(
     event = CaseEvent(
         case_id=case.id,
         at=now,
-        actor=actor.id,
+        actor=actor.id if actor else None,
         action=action.value,
         from_status=before,
         to_status=case.status,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from escalation.cases import join_case, open_case
 from escalation.models import Case, Mention
+from escalation.people import Directory
 from escalation.sla import Policies
 from escalation.store import insert_ignoring_conflict
 from escalation.triage import Assessment
@@ -94,6 +95,7 @@ def record_mention(
     assessment: Assessment | None = None,
     policies: Policies | None = None,
     grouping_window: timedelta | None = None,
+    org: Directory | None = None,
 ) -> tuple[int, bool]:
     """Store `mention` unless (source, external_id) is known; a new one opens a case, or joins
     the open case of the same author's conversation within `grouping_window`.
@@ -117,6 +119,7 @@ def record_mention(
             priority=priority,
             triage_channel=triage_channel,
             now=now,
+            org=org,
         )
     else:
         open_case(

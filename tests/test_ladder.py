@@ -12,7 +12,7 @@ from escalation import cases
 from escalation.deadlines import DeadlineKind
 from escalation.ladder import send_due_nags
 from escalation.mentions import NewMention, record_mention
-from escalation.models import Deadline, Nag, Outbox, OutboxKind
+from escalation.models import Case, CaseEvent, Deadline, Nag, Outbox, OutboxKind
 from escalation.sla import plan
 from escalation.triage import Assessment
 from tests.support import mention_record
@@ -185,3 +185,40 @@ def test_waiting_on_the_customer_stops_the_clock_except_for_p1(sessions):
     assert due[p2] == FRIDAY_5PM + timedelta(hours=1, minutes=30)  # 30 min on hold added
     assert due[p1] == FRIDAY_5PM + timedelta(minutes=15)  # P1 never pauses
     assert half.status == "pending" and half.due_at == FRIDAY_5PM + timedelta(minutes=60)
+
+
+def test_the_customer_writing_again_takes_the_case_off_hold(sessions):
+    def arrive(n: int, now: datetime) -> int:
+        record = mention_record(n, conversation_id="conv-1", author={"handle": "lou"})
+        mention = NewMention.model_validate_json(json.dumps(record))
+        with unit_of_work(sessions) as db:
+            mention_id, _ = record_mention(
+                db=db,
+                mention=mention,
+                triage_channel="social-triage",
+                now=now,
+                assessment=assessed("P2"),
+                policies=POLICIES,
+                org=ORG,
+                grouping_window=timedelta(hours=2),
+            )
+            return cases.case_of(db, mention_id)
+
+    case_id = arrive(1, FRIDAY_5PM)
+    amira = ORG.actor(PEOPLE["amira"])
+    with unit_of_work(sessions) as db:
+        cases.claim(db=db, case_id=case_id, actor=amira, org=ORG, now=FRIDAY_5PM)
+        cases.wait_for_customer(
+            db=db, case_id=case_id, actor=amira, org=ORG, now=FRIDAY_5PM + timedelta(minutes=10)
+        )
+    assert arrive(2, FRIDAY_5PM + timedelta(minutes=25)) == case_id
+    with sessions() as db:
+        case = db.get(Case, case_id)
+        last = db.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        ).all()[-1]
+        deadline = case.deadline("first_reply")
+    assert case.status == "claimed"
+    assert (last.action, last.actor) == ("customer_replied", None)
+    assert deadline.status == "running"
+    assert deadline.due_at == FRIDAY_5PM + timedelta(hours=1, minutes=15)  # 15 min on hold

@@ -17,7 +17,7 @@ from escalation.workflow import Action
 
 def history_note(event: CaseEvent, org: Directory) -> str:
     data = event.data or {}
-    who = f"*{escape(org.name(event.actor))}*"
+    who = f"*{escape(org.name(event.actor))}*" if event.actor else "The customer wrote again"
     dept = _department(data.get("department"), org)
     told = f" {person(data['owner'])}" if data.get("owner") else ""
     lines = {
@@ -33,7 +33,7 @@ def history_note(event: CaseEvent, org: Directory) -> str:
         Action.RESOLVE: f"✅ {who} resolved this: {_outcome(data)}",
         Action.REOPEN: f"↩️ {who} reopened this.",
         Action.WAIT_CUSTOMER: f"⏸️ {who}: waiting on the customer; clocks stopped (not P1's).",
-        Action.CUSTOMER_REPLIED: f"▶️ {who}: the customer replied; clocks running again.",
+        Action.CUSTOMER_REPLIED: f"▶️ {who}: off hold, clocks running again.",
     }
     return lines.get(Action(event.action), f"{who}: {escape(event.action)}").strip()
 
