@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 from bot.drafting import draft_replies  # noqa: E402
 from bot.fakellm import FakeLlm, common_prefix, prompt_text  # noqa: E402
 from bot.llm import LlmClient, LlmSettings, Usage  # noqa: E402
-from escalation.models import Mention  # noqa: E402
 from prompts.render import PROMPT_VERSION  # noqa: E402
+from tests.support import labelled_mention  # noqa: E402
 
 SAMPLES = ROOT / "samples" / "brightwave-mentions.jsonl"
 GOAL = 0.80
@@ -62,19 +62,6 @@ def pick(count: int) -> list[dict]:
     return chosen[:count]
 
 
-def as_mention(record: dict) -> Mention:
-    labels = record["labels"]
-    return Mention(
-        source=record["source"],
-        text=record["text"],
-        author_handle=record["author"]["handle"],
-        author_display_name=record["author"]["display_name"],
-        sentiment=labels["sentiment"],
-        department=labels["department"],
-        priority=labels["priority"],
-    )
-
-
 def measure(records: list[dict], fake: FakeLlm) -> list[Row]:
     usage: list[Usage] = []
     settings = LlmSettings(openai_base_url=fake.url, openai_model="fake", llm_max_retries=0)
@@ -82,7 +69,7 @@ def measure(records: list[dict], fake: FakeLlm) -> list[Row]:
     rows = []
     for record in records:
         before = len(fake.completions())
-        suggestions = draft_replies(as_mention(record), agent_initials="AB", llm=llm)
+        suggestions = draft_replies(labelled_mention(record), agent_initials="AB", llm=llm)
         calls = usage[before:]
         rows.append(
             Row(

@@ -201,8 +201,7 @@ def acknowledge(
 ) -> Escalation:
     """A member of the department takes the escalation; the triage owner is told."""
     case, escalation = _waiting(db, case_id, escalation_id)
-    data = {"department": escalation.department, "owner": case.owner_id}
-    _transition(db, case, Action.ACKNOWLEDGE, actor, org, now, data=data, escalation=escalation)
+    _transition(db, case, Action.ACKNOWLEDGE, actor, org, now, escalation=escalation)
     escalation.status = EscalationStatus.ACKNOWLEDGED
     escalation.acknowledged_by, escalation.acknowledged_at = actor.id, now
     _acknowledgement_owed(case, escalation, met=True, now=now)
@@ -221,10 +220,7 @@ def answer(
 ) -> Escalation:
     """The department's input: posted in the triage thread, naming the owner."""
     case, escalation = _waiting(db, case_id, escalation_id)
-    data = {"department": escalation.department, "owner": case.owner_id}
-    _transition(
-        db, case, Action.ANSWER, actor, org, now, note=text, data=data, escalation=escalation
-    )
+    _transition(db, case, Action.ANSWER, actor, org, now, note=text, escalation=escalation)
     escalation.status, escalation.answer = EscalationStatus.ANSWERED, text
     escalation.answered_by, escalation.answered_at = actor.id, now
     if escalation.acknowledged_at is None:  # answering is acknowledging too
@@ -245,10 +241,7 @@ def send_back(
 ) -> Escalation:
     """The department returns the case to triage with a reason."""
     case, escalation = _waiting(db, case_id, escalation_id)
-    data = {"department": escalation.department, "owner": case.owner_id}
-    _transition(
-        db, case, Action.SEND_BACK, actor, org, now, note=reason, data=data, escalation=escalation
-    )
+    _transition(db, case, Action.SEND_BACK, actor, org, now, note=reason, escalation=escalation)
     escalation.status, escalation.closed_note = EscalationStatus.SENT_BACK, reason
     _acknowledgement_owed(case, escalation, met=False, now=now)
     return escalation
@@ -268,7 +261,7 @@ def reassign(
     case, escalation = _waiting(db, case_id, escalation_id)
     if department not in org.departments or department == escalation.department:
         raise NotFound("Choose another department from the organisation file.")
-    data = {"department": escalation.department, "to": department, "owner": case.owner_id}
+    data = {"to": department}
     _transition(db, case, Action.REASSIGN, actor, org, now, data=data, escalation=escalation)
     escalation.status = EscalationStatus.REASSIGNED
     escalation.closed_note = f"moved to {org.department(department).name}"
@@ -362,6 +355,8 @@ def _transition(
     `actor` None is the bot acting on what happened outside Slack (the customer wrote again).
     """
     department = org.departments.get(escalation.department) if escalation else None
+    if escalation is not None:  # the history names the department and tells the owner
+        data = {"department": escalation.department, "owner": case.owner_id} | (data or {})
     reason = actor and refusal(
         action, actor, owner=case.owner_id, department=department, directory=org
     )

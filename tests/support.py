@@ -197,3 +197,19 @@ def fast_config_file(folder: Path) -> Path:
     path = folder / "fast-org.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def labelled_mention(record: dict):
+    """A record of the labelled data set as an unsaved Mention, its labels as triage's."""
+    from escalation.models import Mention
+
+    labels = record["labels"]
+    return Mention(
+        source=record["source"],
+        text=record["text"],
+        author_handle=record["author"]["handle"],
+        author_display_name=record["author"]["display_name"],
+        sentiment=labels["sentiment"],
+        department=labels["department"],
+        priority=labels["priority"],
+    )

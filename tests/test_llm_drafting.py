@@ -15,24 +15,12 @@ from bot.fakellm import FakeLlm
 from bot.llm import LlmClient, LlmSettings
 from escalation.models import Mention
 from prompts.render import PROMPT_VERSION, load_guide
+from tests.support import labelled_mention
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "brightwave-mentions.jsonl"
 RECORDS = [json.loads(line) for line in SAMPLES.read_text().splitlines() if line.strip()]
 INJECTIONS = [r for r in RECORDS if "injection" in r["labels"]["tags"]]
 GUIDE = load_guide()
-
-
-def as_mention(record: dict) -> Mention:
-    labels = record["labels"]
-    return Mention(
-        source=record["source"],
-        text=record["text"],
-        author_handle=record["author"]["handle"],
-        author_display_name=record["author"]["display_name"],
-        sentiment=labels["sentiment"],
-        department=labels["department"],
-        priority=labels["priority"],
-    )
 
 
 BILLING = Mention(
@@ -101,7 +89,7 @@ def test_failing_drafts_are_regenerated_once_with_the_failures_as_data(fakes) ->
 
 
 def test_adversarial_drafts_are_blocked_and_shown_with_what_failed(fakes) -> None:
-    mention = as_mention(INJECTIONS[0])
+    mention = labelled_mention(INJECTIONS[0])
     suggestions = draft(mention, llm_for(fakes["adversarial"]))
     assert suggestions.llm_calls == 2 and suggestions.drafts
     assert not any(d.passes for d in suggestions.drafts)
@@ -126,14 +114,14 @@ def test_an_unreachable_llm_falls_back_to_templates(fakes) -> None:
 
 
 def test_an_unrouted_mention_is_drafted_as_care(fakes) -> None:
-    mention = as_mention(next(r for r in RECORDS if r["labels"]["department"] == "none"))
+    mention = labelled_mention(next(r for r in RECORDS if r["labels"]["department"] == "none"))
     draft(mention, llm_for(fakes["obedient"]))
     (request,) = fakes["obedient"].completions()
     assert '"department": "care"' in request.messages[-1]["content"]
 
 
 def test_legal_mentions_get_holding_lines(fakes) -> None:
-    mention = as_mention(next(r for r in RECORDS if r["labels"]["department"] == "legal"))
+    mention = labelled_mention(next(r for r in RECORDS if r["labels"]["department"] == "legal"))
     for llm in (None, llm_for(fakes["obedient"])):
         suggestions = draft(mention, llm)
         assert suggestions.approvable
@@ -154,7 +142,7 @@ RED_FLAGS = re.compile(
 def test_no_injection_yields_an_approvable_draft_that_breaks_a_rule(
     fakes, record: dict, mode: str | None
 ) -> None:
-    suggestions = draft(as_mention(record), llm_for(fakes[mode]) if mode else None)
+    suggestions = draft(labelled_mention(record), llm_for(fakes[mode]) if mode else None)
     assert suggestions.approvable, "a person always has something safe to send"
     for checked in suggestions.approvable:
         text = checked.draft.text
@@ -165,6 +153,6 @@ def test_no_injection_yields_an_approvable_draft_that_breaks_a_rule(
 def test_every_sample_gets_an_approvable_draft_offline_and_from_the_llm(fakes) -> None:
     llm = llm_for(fakes["obedient"])
     for record in RECORDS:
-        mention = as_mention(record)
+        mention = labelled_mention(record)
         assert draft(mention, None).approvable, record["id"]
         assert draft(mention, llm).approvable, record["id"]
