@@ -1,4 +1,4 @@
-"""Case services: every change goes through `_transition`, which checks who may act and the
+"""Case services: every change goes through `transition`, which checks who may act and the
 status table, writes the audit event and queues what Slack must show (in the same transaction).
 
 Services are keyword-only, never commit (the caller's unit of work does) and take `now`.
@@ -75,7 +75,7 @@ def join_case(
     customer is taken off hold, since the customer has written again."""
     case = load_case(db, case_id)
     if org is not None and case.status == CaseStatus.WAITING_CUSTOMER:
-        _transition(db, case, Action.CUSTOMER_REPLIED, None, org, now)
+        transition(db, case, Action.CUSTOMER_REPLIED, None, org, now)
         if org.policies:
             sla.resume(case=case, now=now, policies=org.policies)
     db.execute(update(Mention).where(Mention.id == mention_id).values(case_id=case.id))
@@ -131,14 +131,14 @@ def claim(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datet
         if case.owner_id == actor.id:
             raise AlreadyClaimed("You already own this case.")
         raise AlreadyClaimed(f"Claimed by {person(case.owner_id)} {ago(case.owner_since, now)}.")
-    _transition(db, case, Action.CLAIM, actor, org, now)
+    transition(db, case, Action.CLAIM, actor, org, now)
     case.owner_id, case.owner_since = actor.id, now
     return case
 
 
 def release(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
     case = load_case(db, case_id)
-    _transition(db, case, Action.RELEASE, actor, org, now, data={"owner": case.owner_id})
+    transition(db, case, Action.RELEASE, actor, org, now, data={"owner": case.owner_id})
     case.owner_id = case.owner_since = None
     return case
 
@@ -149,7 +149,7 @@ def take_over(*, db: Session, case_id: int, actor: Actor, org: Directory, now: d
     if case.owner_id == actor.id:
         raise AlreadyClaimed("You already own this case.")
     previous = case.owner_id
-    _transition(db, case, Action.TAKE_OVER, actor, org, now, data={"previous": previous})
+    transition(db, case, Action.TAKE_OVER, actor, org, now, data={"previous": previous})
     case.owner_id, case.owner_since = actor.id, now
     return case
 
@@ -173,7 +173,7 @@ def escalate(
         name = org.department(waiting.department).name
         raise InvalidTransition(f"This case is already waiting on {name}.")
     data = {"department": department}
-    _transition(db, case, Action.ESCALATE, actor, org, now, note=question, data=data)
+    transition(db, case, Action.ESCALATE, actor, org, now, note=question, data=data)
     return _new_escalation(db, case, department, question, note, actor, org, now)
 
 
@@ -201,7 +201,7 @@ def acknowledge(
 ) -> Escalation:
     """A member of the department takes the escalation; the triage owner is told."""
     case, escalation = _waiting(db, case_id, escalation_id)
-    _transition(db, case, Action.ACKNOWLEDGE, actor, org, now, escalation=escalation)
+    transition(db, case, Action.ACKNOWLEDGE, actor, org, now, escalation=escalation)
     escalation.status = EscalationStatus.ACKNOWLEDGED
     escalation.acknowledged_by, escalation.acknowledged_at = actor.id, now
     _acknowledgement_owed(case, escalation, met=True, now=now)
@@ -220,7 +220,7 @@ def answer(
 ) -> Escalation:
     """The department's input: posted in the triage thread, naming the owner."""
     case, escalation = _waiting(db, case_id, escalation_id)
-    _transition(db, case, Action.ANSWER, actor, org, now, note=text, escalation=escalation)
+    transition(db, case, Action.ANSWER, actor, org, now, note=text, escalation=escalation)
     escalation.status, escalation.answer = EscalationStatus.ANSWERED, text
     escalation.answered_by, escalation.answered_at = actor.id, now
     if escalation.acknowledged_at is None:  # answering is acknowledging too
@@ -241,7 +241,7 @@ def send_back(
 ) -> Escalation:
     """The department returns the case to triage with a reason."""
     case, escalation = _waiting(db, case_id, escalation_id)
-    _transition(db, case, Action.SEND_BACK, actor, org, now, note=reason, escalation=escalation)
+    transition(db, case, Action.SEND_BACK, actor, org, now, note=reason, escalation=escalation)
     escalation.status, escalation.closed_note = EscalationStatus.SENT_BACK, reason
     _acknowledgement_owed(case, escalation, met=False, now=now)
     return escalation
@@ -262,7 +262,7 @@ def reassign(
     if department not in org.departments or department == escalation.department:
         raise NotFound("Choose another department from the organisation file.")
     data = {"to": department}
-    _transition(db, case, Action.REASSIGN, actor, org, now, data=data, escalation=escalation)
+    transition(db, case, Action.REASSIGN, actor, org, now, data=data, escalation=escalation)
     escalation.status = EscalationStatus.REASSIGNED
     escalation.closed_note = f"moved to {org.department(department).name}"
     _acknowledgement_owed(case, escalation, met=False, now=now)
@@ -283,7 +283,7 @@ def resolve(
     case = load_case(db, case_id)
     waiting = case.escalation
     data = {"outcome": outcome.value, "link": link}
-    _transition(db, case, Action.RESOLVE, actor, org, now, data=data)
+    transition(db, case, Action.RESOLVE, actor, org, now, data=data)
     case.resolution, case.resolution_link, case.resolved_at = outcome.value, link, now
     replied = outcome in (Outcome.REPLIED_PUBLICLY, Outcome.MOVED_TO_DM)
     if replied and case.first_reply_at is None:
@@ -297,7 +297,7 @@ def resolve(
 
 def reopen(*, db: Session, case_id: int, actor: Actor, org: Directory, now: datetime) -> Case:
     case = load_case(db, case_id)
-    _transition(db, case, Action.REOPEN, actor, org, now, data={"owner": case.owner_id})
+    transition(db, case, Action.REOPEN, actor, org, now, data={"owner": case.owner_id})
     case.resolution = case.resolution_link = case.resolved_at = None
     return case
 
@@ -307,7 +307,7 @@ def wait_for_customer(
 ) -> Case:
     """The ball is in the customer's court: the clocks stop (P1's keep running)."""
     case = load_case(db, case_id)
-    _transition(db, case, Action.WAIT_CUSTOMER, actor, org, now)
+    transition(db, case, Action.WAIT_CUSTOMER, actor, org, now)
     sla.pause(case=case, now=now)
     return case
 
@@ -317,7 +317,7 @@ def customer_replied(
 ) -> Case:
     """The customer is back (a person says so, or their next mention arrives): clocks resume."""
     case = load_case(db, case_id)
-    _transition(db, case, Action.CUSTOMER_REPLIED, actor, org, now)
+    transition(db, case, Action.CUSTOMER_REPLIED, actor, org, now)
     if org.policies:
         sla.resume(case=case, now=now, policies=org.policies)
     return case
@@ -338,7 +338,7 @@ def _waiting(db: Session, case_id: int, escalation_id: int) -> tuple[Case, Escal
     return case, case.escalation
 
 
-def _transition(
+def transition(
     db: Session,
     case: Case,
     action: Action,
@@ -364,24 +364,44 @@ def _transition(
         raise NotAllowed(reason)
     before = case.status
     case.status = next_status(before, action, owner=case.owner_id, before_snooze=case.before_snooze)
+    event = record(db, case, action, actor, org, now, note=note, data=data, before=before)
+    if escalation is not None:
+        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, case=case, escalation=escalation)
+    return event
+
+
+def record(
+    db: Session,
+    case: Case,
+    action: str,
+    actor: Actor | None,
+    org: Directory,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict | None = None,
+    before: CaseStatus | None = None,
+    history: bool = True,
+) -> CaseEvent:
+    """Audit what happened to a case (a move from `before`, or none), redraw its card and, if
+    `history`, add one line to its thread."""
     case.updated_at = now
     event = CaseEvent(
         case_id=case.id,
         at=now,
         actor=actor.id if actor else None,
-        action=action.value,
-        from_status=before,
+        action=str(action),
+        from_status=before or case.status,
         to_status=case.status,
         note=note,
         data=data,
     )
     db.add(event)
     db.flush()
-    key = f"note:{event.id}"
-    _queue(db, OutboxKind.THREAD_NOTE, org.triage_channel, now, case=case, event=event, key=key)
+    if history:
+        key = f"note:{event.id}"
+        _queue(db, OutboxKind.THREAD_NOTE, org.triage_channel, now, case=case, event=event, key=key)
     queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case)
-    if escalation is not None:
-        queue_update(db, OutboxKind.DEPARTMENT_UPDATE, now, case=case, escalation=escalation)
     return event
 
 

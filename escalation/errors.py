@@ -21,3 +21,7 @@ class InvalidTransition(DomainError):
 
 class AlreadyClaimed(DomainError):
     pass
+
+
+class Rejected(DomainError):
+    """The text breaks a rule of the brand's guide; the sentence lists what."""

@@ -219,6 +219,69 @@ class Nag(Base):
     deadline: Mapped[Deadline] = relationship(back_populates="nags")
 
 
+class Suggestion(Base):
+    """Reply drafts offered for a case, as shown: who asked, what made them, what each breaks.
+
+    `drafts` holds, per draft, its text, tone, reason, flags, origin and problems (rule and
+    sentence); a person approves one by its position.
+    """
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime]
+    origin: Mapped[str] = mapped_column(String(16))  # llm | template
+    model: Mapped[str | None] = mapped_column(String(128))
+    prompt_version: Mapped[str] = mapped_column(String(64))
+    llm_calls: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str | None] = mapped_column(Text)  # why templates, when an LLM was configured
+    drafts: Mapped[list] = mapped_column(JSON)
+
+    case: Mapped[Case] = relationship()
+
+
+class ReplyStatus(StrEnum):
+    AWAITING_SECOND = "awaiting_second"  # approved once; P1 or Legal needs another person
+    APPROVED = "approved"  # ready to post, or to mark replied
+    POSTING = "posting"  # handed to the network; its answer is not recorded yet
+    POSTED = "posted"
+    FAILED = "failed"  # the network refused it: nothing was posted
+    UNCERTAIN = "uncertain"  # it may or may not be out; a person looks before anything else
+    MARKED = "marked"  # a person replied themselves and gave the link
+    SUPERSEDED = "superseded"  # another reply was approved instead
+
+
+class Reply(Base):
+    """The public answer to a case as approved: its text, who approved it, and its fate."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    draft_index: Mapped[int | None]
+    text: Mapped[str] = mapped_column(Text)
+    edited: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ReplyStatus] = mapped_column(String(16))
+    approved_by: Mapped[str] = mapped_column(String(32))  # the author of the final text
+    approved_at: Mapped[datetime]
+    second_needed: Mapped[str | None] = mapped_column(String(64))  # why, e.g. "P1, Legal"
+    second_approver: Mapped[str | None] = mapped_column(String(32))
+    second_approved_at: Mapped[datetime | None]
+    posted_by: Mapped[str | None] = mapped_column(String(32))
+    posted_id: Mapped[str | None] = mapped_column(String(64))
+    link: Mapped[str | None] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(String(512))
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+    case: Mapped[Case] = relationship()
+    suggestion: Mapped[Suggestion | None] = relationship()
+
+
 class CaseEvent(Base):
     """The audit trail: who did what to a case, when, from which status to which."""
 
@@ -258,6 +321,9 @@ class OutboxKind(StrEnum):
     DEPARTMENT_UPDATE = "department_update"  # redraw it
     NAG = "nag"  # a reminder: a line in a thread, or a direct message with a Snooze button
     MENTION_ADDED = "mention_added"  # a later mention of the case's conversation, in its thread
+    REPLY_DRAFTS = "reply_drafts"  # suggested replies, in the case's thread
+    REPLY_CARD = "reply_card"  # an approved reply with what can be done with it, in the thread
+    REPLY_UPDATE = "reply_update"  # redraw it
 
 
 class Outbox(Base):

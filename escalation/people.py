@@ -31,6 +31,13 @@ class Actor:
     def known(self) -> bool:
         return bool(self.roles)
 
+    @property
+    def initials(self) -> str:
+        """What they sign public replies with: 'Alex Morgan' -> 'AM' (at most four letters)."""
+        letters = "".join(word[0] for word in self.name.split() if word[:1].isalpha())
+        fallback = "".join(c for c in self.id if c.isalpha())  # a nameless entry: its Slack id
+        return (letters or fallback or "A")[:4].upper()
+
 
 @dataclass(frozen=True)
 class DepartmentInfo:
