@@ -23,10 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = Settings()
+        from bot.llm import LlmSettings
         from bot.logs import configure_logging
         from bot.sources.settings import SourceSettings
 
         secrets = settings.secret_values() + SourceSettings().secret_values()
+        secrets += LlmSettings().secret_values()
         configure_logging(settings.log_level, secrets)
         org = load_org_config(settings.bot_config)
         return args.command(args, settings, org)

@@ -43,6 +43,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.llm_calls = Counter(
+            "llm_calls_total",
+            "Calls to the LLM that answered, by model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.llm_tokens = Counter(
+            "llm_tokens_total",
+            "LLM tokens by model and kind: prompt (cached included), cached, completion.",
+            ["model", "kind"],
+            registry=self.registry,
+        )
+
+    def llm_usage(self, model: str, prompt: int, cached: int, completion: int) -> None:
+        """One LLM call's tokens (the LLM client's usage hook)."""
+        self.llm_calls.labels(model).inc()
+        for kind, count in (("prompt", prompt), ("cached", cached), ("completion", completion)):
+            self.llm_tokens.labels(model, kind).inc(count)
+
     def track_outbox(self, sizes: Callable[[], dict[str, int]]) -> None:
         """Report the queue from the database at each scrape, so that every replica agrees."""
         self.registry.register(_OutboxCollector(sizes))

@@ -9,16 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import object_session
+
 from bot.views.cards import added_mention, department_card, triage_card
 from bot.views.notes import history_note
 from bot.views.reminders import nag_message, nag_text
-from escalation.models import Outbox, OutboxKind
+from bot.views.replies import drafts_message, reply_card
+from escalation.models import Outbox, OutboxKind, Reply, Suggestion
 from escalation.people import Directory
 
 POST, UPDATE = "chat.postMessage", "chat.update"
 DIRECT = "dm:"  # a channel written this way is the direct message with that user
 UPDATE_PACE = "api:chat.update"  # Slack limits chat.update per workspace (tier 3)
-REDRAWS = frozenset({OutboxKind.TRIAGE_UPDATE, OutboxKind.DEPARTMENT_UPDATE})
+REDRAWS = frozenset(
+    {OutboxKind.TRIAGE_UPDATE, OutboxKind.DEPARTMENT_UPDATE, OutboxKind.REPLY_UPDATE}
+)
 
 
 def pace_key(job: Outbox) -> str:
@@ -48,9 +53,12 @@ class Defer:
 
 
 class Renderer:
-    def __init__(self, org: Directory, team_url: str = "", clock=None) -> None:
+    def __init__(
+        self, org: Directory, team_url: str = "", clock=None, postable: frozenset[str] = frozenset()
+    ) -> None:
         self.org, self.team_url = org, team_url
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.postable = postable  # the sources the bot can post replies on
 
     def render(self, job: Outbox) -> SlackCall | Skip | Defer:
         return getattr(self, f"_{OutboxKind(job.kind).value}")(job)
@@ -61,6 +69,9 @@ class Renderer:
             job.case.triage_channel, job.case.triage_ts = channel, ts
         elif job.kind == OutboxKind.DEPARTMENT_CARD:
             job.escalation.card_channel, job.escalation.card_ts = channel, ts
+        elif job.kind == OutboxKind.REPLY_CARD:
+            reply = _reply(job)
+            reply.card_channel, reply.card_ts = channel, ts
 
     def _triage_card(self, job: Outbox) -> SlackCall:
         card = triage_card(job.case, self.org, self.clock())
@@ -118,6 +129,36 @@ class Renderer:
             return Defer(2.0)
         text = nag_text(nag, self.org, now, self.team_url)
         return _post(job, channel, {"text": text, "thread_ts": ts})
+
+    def _reply_drafts(self, job: Outbox) -> SlackCall | Defer:
+        case = job.case
+        if case.triage_ts is None:
+            return Defer(2.0)
+        suggestion = object_session(job).get_one(Suggestion, job.payload["suggestion"])
+        message = drafts_message(suggestion, self.org)
+        args = {"text": message.text, "blocks": message.blocks, "thread_ts": case.triage_ts}
+        return _post(job, case.triage_channel, args)
+
+    def _reply_card(self, job: Outbox) -> SlackCall | Defer:
+        case = job.case
+        if case.triage_ts is None:
+            return Defer(2.0)
+        message = reply_card(_reply(job), self.org, self.postable)
+        args = {"text": message.text, "blocks": message.blocks, "thread_ts": case.triage_ts}
+        return _post(job, case.triage_channel, args)
+
+    def _reply_update(self, job: Outbox) -> SlackCall | Skip:
+        reply = _reply(job)
+        if reply.card_ts is None:
+            return Skip("the reply card is not posted yet; its post draws the newest state")
+        message = reply_card(reply, self.org, self.postable)
+        args = {"channel": reply.card_channel, "ts": reply.card_ts}
+        args |= {"text": message.text, "blocks": message.blocks}
+        return SlackCall(UPDATE, args, pace_key(job))
+
+
+def _reply(job: Outbox) -> Reply:
+    return object_session(job).get_one(Reply, job.payload["reply"])
 
 
 def _thread_of(job: Outbox) -> tuple[str | None, str | None]:

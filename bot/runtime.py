@@ -26,6 +26,7 @@ from bot.delivery import DeliveryWorker, Pacing, utcnow
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.render import Renderer
+from bot.replies import ReplyDesk
 from bot.services import Services
 from bot.settings import Settings
 from bot.sources.build import build_sources
@@ -143,10 +144,16 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
     sessions = session_factory(engine)
     metrics, directory = Metrics(), org.directory()
     client = slack_client(settings, token)
+    desk = ReplyDesk.from_environment(metrics)
     worker = DeliveryWorker(
         sessions=sessions,
         client=slack_client(settings, token, retries=False),
-        renderer=Renderer(directory, team_url=client.auth_test().get("url", ""), clock=utcnow),
+        renderer=Renderer(
+            directory,
+            team_url=client.auth_test().get("url", ""),
+            clock=utcnow,
+            postable=frozenset(desk.publishers),
+        ),
         metrics=metrics,
         owner=settings.replica_name or f"{socket.gethostname()}:{os.getpid()}",
         pacing=Pacing(settings.channel_rate_per_second, settings.channel_burst),
@@ -154,7 +161,7 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
     metrics.track_outbox(worker.queue_sizes)
-    services = Services(sessions, directory, utcnow, worker.wake.set)
+    services = Services(sessions, directory, utcnow, worker.wake.set, desk)
     bolt = build_bolt_app(client, signing_secret, services)
     ingestor = Ingestor.for_org(org, sessions, metrics, utcnow, on_new=worker.wake.set)
     web = WebApp(

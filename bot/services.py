@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
+from bot.replies import ReplyDesk
 from escalation.people import Actor, Directory
 
 
@@ -19,6 +20,7 @@ class Services:
     org: Directory
     clock: Callable[[], datetime]
     wake_delivery: Callable[[], None]
+    replies: ReplyDesk | None = None  # drafting and posting; None where Slack is only read
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

@@ -318,7 +318,7 @@ def mark_replied(
     data: dict = {"link": link}
     if reply_id is not None:
         case, reply = _reply(db, case_id, reply_id)
-        if reply.status not in (R.APPROVED, R.FAILED, R.UNCERTAIN):
+        if reply.status not in (R.APPROVED, R.FAILED, R.UNCERTAIN, R.POSTING):
             raise InvalidTransition(_not_postable(reply))
         reply.status, reply.link, reply.updated_at = R.MARKED, link, now
         reply.posted_by = actor.id

@@ -13,14 +13,21 @@ from handlers.payloads import Click
 
 
 def apply_click(
-    body: dict, services: Services, respond, change: Callable, confirmation: str | None
+    body: dict,
+    services: Services,
+    respond,
+    change: Callable,
+    confirmation: str | Callable[[object], str] | None,
 ) -> None:
-    """Run `change(db, click, actor)` once per click, then tell the clicker."""
+    """Run `change(db, click, actor)` once per click, then tell the clicker (`confirmation`
+    may be drawn from what `change` returned)."""
     click = Click.of(body)
     with services.unit() as db:
         if not first_time(db, key=click.key, now=services.now()):
             return  # a retry or a double delivery: already applied
-        change(db, click, services.actor(click.user))
+        result = change(db, click, services.actor(click.user))
+        if callable(confirmation):
+            confirmation = confirmation(result)
     if confirmation:
         respond(text=confirmation, response_type="ephemeral", replace_original=False)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 import tweepy
+from urllib3.exceptions import NewConnectionError
 
 from bot.sources import Batch, RateLimited, SourceAuthError, SourceError
 from bot.sources.mapping import (
@@ -36,13 +37,22 @@ USER_FIELDS = ["public_metrics", "verified", "name", "username"]
 TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "lang", "referenced_tweets"]
 
 
-class _TimeoutSession(requests.Session):
-    """tweepy sets no timeout; a silent connection would hold the account's lease for ever."""
+X_API = "https://api.twitter.com"  # where tweepy sends every request
 
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
+
+class _TimeoutSession(requests.Session):
+    """tweepy sets no timeout (a silent connection would hold the account's lease for ever)
+    and always calls X itself; `api_url` sends its requests elsewhere (an egress proxy, or a
+    replaying server in tests)."""
+
+    def __init__(self, api_url: str = X_API) -> None:
+        super().__init__()
+        self.api_url = api_url.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any):
         kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        if isinstance(url, str) and url.startswith(X_API):
+            url = self.api_url + url[len(X_API) :]
         return super().request(method, url, *args, **kwargs)
 
 
@@ -111,6 +121,68 @@ class XSource:
             raise SourceError(f"X: {exc.response.status_code}: {_api_message(exc)}") from None
         except (tweepy.TweepyException, requests.RequestException, ValueError) as exc:
             raise SourceError(f"X: no answer ({type(exc).__name__})") from None
+
+
+class PostRefused(SourceError):
+    """X refused the post: nothing was published (a duplicate, a rate limit, bad credentials)."""
+
+
+class PostUncertain(SourceError):
+    """X gave no clear answer: the post may or may not be out; never send it again blindly."""
+
+
+class XPublisher:
+    """Replies in the name of the brand's account: OAuth 1.0a user context, one attempt each.
+
+    Not retried, by tweepy or by us: a post that timed out after X received it would appear
+    twice. A refusal (4xx, including 429) means nothing was posted; a 5xx or a broken
+    connection may have posted, and the caller says so to a person.
+    """
+
+    def __init__(self, client: tweepy.Client) -> None:
+        self.client = client
+
+    @classmethod
+    def with_user_context(cls, keys: tuple[str, str, str, str], api_url: str = X_API):
+        """From the app's key and secret and the account's access token and secret."""
+        logging.getLogger("tweepy.client").setLevel(logging.INFO)  # it logs credentials
+        client = tweepy.Client(
+            consumer_key=keys[0],
+            consumer_secret=keys[1],
+            access_token=keys[2],
+            access_token_secret=keys[3],
+            return_type=dict,
+            wait_on_rate_limit=False,
+        )
+        client.session = _TimeoutSession(api_url)
+        return cls(client)
+
+    def reply(self, text: str, in_reply_to: str) -> tuple[str, str]:
+        """Post `text` in reply to the tweet `in_reply_to`: (the new tweet's id, its address)."""
+        try:
+            answer = self.client.create_tweet(
+                text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
+            )
+        except tweepy.HTTPException as exc:
+            status = exc.response.status_code
+            message = f"X: {status}: {_api_message(exc)}"
+            raise (PostUncertain if status >= 500 else PostRefused)(message) from None
+        except requests.ConnectionError as exc:
+            if _never_connected(exc):
+                raise PostRefused(f"X: could not connect ({type(exc).__name__})") from None
+            raise PostUncertain(f"X: the connection broke ({type(exc).__name__})") from None
+        except (tweepy.TweepyException, requests.RequestException, ValueError) as exc:
+            raise PostUncertain(f"X: no answer ({type(exc).__name__})") from None
+        tweet_id = str((answer.get("data") or {}).get("id") or "")
+        if not tweet_id:
+            raise PostUncertain("X: the answer named no tweet")
+        return tweet_id, f"https://x.com/i/web/status/{tweet_id}"
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """The request never left: no connection was made (refused, unresolvable, timed out)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
 def reset_time(response: requests.Response | None) -> datetime | None:

@@ -153,6 +153,7 @@ def triage_actions(case: Case, org: Directory) -> list[dict]:
         *ownership,
         *escalate,
         *waiting_button(case),
+        button("Suggest reply", ActionId.SUGGEST_REPLY, str(case.id)),
         button("Resolve…", ActionId.RESOLVE, str(case.id)),
     ]
 

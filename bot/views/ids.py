@@ -21,6 +21,14 @@ class ActionId(StrEnum):
     SEND_BACK = "escalation-send-back"
     REASSIGN = "escalation-reassign"
     SNOOZE = "nag-snooze"
+    SUGGEST_REPLY = "reply-suggest"
+    REPLY_REGENERATE = "reply-regenerate"
+    REPLY_USE = "reply-use"
+    REPLY_EDIT_DRAFT = "reply-edit-draft"
+    REPLY_EDIT = "reply-edit"
+    REPLY_SECOND = "reply-approve-second"
+    REPLY_POST = "reply-post"
+    REPLY_MARK = "reply-mark"
 
 
 class CallbackId(StrEnum):
@@ -30,3 +38,5 @@ class CallbackId(StrEnum):
     SEND_BACK = "escalation-send-back-modal"
     MESSAGE_SHORTCUT = "message-escalate"
     MESSAGE_ESCALATE = "message-escalate-modal"
+    REPLY_EDIT = "reply-edit-modal"
+    REPLY_MARK = "reply-mark-modal"

@@ -12,6 +12,7 @@ from bot.views.text import escape, link, quoted
 from escalation.cases import Outcome
 from escalation.models import CaseEvent
 from escalation.people import Directory, person
+from escalation.replies import ReplyAction
 from escalation.workflow import Action
 
 
@@ -34,8 +35,19 @@ def history_note(event: CaseEvent, org: Directory) -> str:
         Action.REOPEN: f"↩️ {who} reopened this.",
         Action.WAIT_CUSTOMER: f"⏸️ {who}: waiting on the customer; clocks stopped (not P1's).",
         Action.CUSTOMER_REPLIED: f"▶️ {who}: off hold, clocks running again.",
+        Action.MARK_REPLIED: _replied(who, data),
+        ReplyAction.POST_FAILED: f"⚠️ The platform refused {who}'s reply; nothing was posted: "
+        f"{escape(data.get('error') or '')}",
+        ReplyAction.POST_UNCERTAIN: f"❓ {who}'s reply may or may not be out "
+        f"({escape(data.get('error') or '')}); look on the platform, then mark it.",
     }
-    return lines.get(Action(event.action), f"{who}: {escape(event.action)}").strip()
+    return lines.get(event.action, f"{who}: {escape(event.action)}").strip()
+
+
+def _replied(who: str, data: dict) -> str:
+    where = f" · {link(data['link'], 'link')}" if data.get("link") else ""
+    verb = "posted the reply" if data.get("posted") else "marked this replied"
+    return f"↪️ {who} {verb}{where}"
 
 
 def _department(key: str | None, org: Directory) -> str:
