@@ -130,9 +130,10 @@ def test_suggest_use_second_approval_and_post_once_on_x(
     assert "needs a second approver" in blocks_of(card) and "P1, Legal" in blocks_of(card)
     assert "reply-post" not in blocks_of(card)
 
-    driver.click(AMIRA, TRIAGE, card["ts"], "reply-approve-second")
+    # A refusal is said to the person, and Slack gets its 200 like any click.
+    assert driver.click(AMIRA, TRIAGE, card["ts"], "reply-approve-second").status == 200
     wait_until(lambda: any("second person" in t for t in ephemerals(fake_slack, AMIRA)))
-    driver.click(BEN, TRIAGE, card["ts"], "reply-approve-second")
+    assert driver.click(BEN, TRIAGE, card["ts"], "reply-approve-second").status == 200
     wait_until(lambda: any("needs a lead and a member of Legal" in t
                            for t in ephemerals(fake_slack, BEN)))  # fmt: skip
     driver.click(LEO, TRIAGE, card["ts"], "reply-approve-second")
