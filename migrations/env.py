@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 
 from escalation.models import Base
+from escalation.surge import SurgeAlert  # noqa: F401 (its table joins Base.metadata)
 
 # Any fixed number shared by every replica: replicas starting together migrate one at a time.
 MIGRATION_LOCK_ID = 7_301_964

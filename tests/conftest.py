@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, delete, make_url, text
 
 from bot.db import make_engine, migrate, session_factory
 from escalation.models import Base
+from escalation.surge import SurgeAlert  # noqa: F401 (its table joins Base.metadata)
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(
