@@ -73,6 +73,13 @@ def parser() -> argparse.ArgumentParser:
         "--report-only", action="store_true", help="print only the accuracy report"
     )
     classify.set_defaults(command=run_classify)
+    from bot.report import add_arguments as report_arguments
+
+    report = commands.add_parser(
+        "report", help="per-case rows with every timestamp, and the KPIs, as CSV or JSON"
+    )
+    report_arguments(report)
+    report.set_defaults(command=run_report)
     return top
 
 
@@ -107,6 +114,12 @@ def migrate(_args, settings: Settings, _org) -> int:
     upgrade(settings.database_url)
     print(f"database is up to date: {redact_url(settings.database_url)}")
     return 0
+
+
+def run_report(args, settings: Settings, org) -> int:
+    from bot.report import run as write_report
+
+    return write_report(args, settings.database_url, org)
 
 
 def run_replay(args, settings: Settings, org) -> int:
