@@ -29,6 +29,9 @@ bench: $(VENV)/.dev  ## benchmarks; figures go in the README
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ack_latency.py
 	$(BIN)/python bench/deadlines.py
+	$(BIN)/python bench/prompt_cost.py
+	$(BIN)/python bench/surge.py
+	$(BIN)/python bench/digest.py
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

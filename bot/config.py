@@ -6,6 +6,7 @@ A wrong file stops the bot at start with the file, the key, what was expected an
 from __future__ import annotations
 
 import re
+import string
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +39,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 X_USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 FEDIVERSE_ACCOUNT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 BLUESKY_HANDLE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,}$")
+SLASH_COMMAND = re.compile(r"^/[a-z0-9_-]{1,31}$")
+USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+WAR_ROOM_FIELDS = {"date", "slug"}
+WAR_ROOM_LONGEST = 60  # of a name before its slug, leaving room for the slug and a "-NN" suffix
 
 
 class ConfigError(ValueError):
@@ -121,9 +126,40 @@ def _bluesky_handle(value: str) -> str:
     return value.lower()
 
 
+def _slash_command(value: str) -> str:
+    if not SLASH_COMMAND.match(value):
+        raise ValueError("a slash command such as /rapid: '/', then lowercase letters or digits")
+    return value
+
+
+def _user_group(value: str) -> str:
+    if not USER_GROUP_ID.match(value):
+        raise ValueError("a Slack user group id such as S0614TZR7")
+    return value
+
+
+def _war_room(value: str) -> str:
+    """A channel name template: {date} and {slug} among lowercase letters, digits, - or _."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        sample = value.format(date="2026-11-02", slug="x")
+    except (ValueError, IndexError, KeyError):
+        fields, sample = set(), ""
+    valid = "slug" in fields and fields <= WAR_ROOM_FIELDS and CHANNEL_NAME.match(sample)
+    if not valid or len(sample) > WAR_ROOM_LONGEST:
+        raise ValueError(
+            "a channel name template with {slug} and optionally {date}, otherwise lowercase"
+            " letters, digits, '-' or '_', such as crisis-{date}-{slug}"
+        )
+    return value
+
+
 XUsername = Annotated[str, AfterValidator(_x_username)]
 FediverseAccount = Annotated[str, AfterValidator(_fediverse_account)]
 BlueskyHandle = Annotated[str, AfterValidator(_bluesky_handle)]
+SlashCommand = Annotated[str, AfterValidator(_slash_command)]
+UserGroupId = Annotated[str, AfterValidator(_user_group)]
+WarRoomTemplate = Annotated[str, AfterValidator(_war_room)]
 Phrase = Annotated[str, AfterValidator(_phrase)]
 FlagName = Annotated[str, AfterValidator(_flag_name)]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -326,6 +362,24 @@ class Sources(Strict):
         return self
 
 
+class UpdateCadence(Strict):
+    """How often a crisis's war room owes an update, by severity (SEV1 is the highest)."""
+
+    SEV1: Duration = timedelta(minutes=30)
+    SEV2: Duration = timedelta(hours=1)
+    SEV3: Duration = timedelta(hours=2)
+
+
+class RapidTeam(Strict):
+    """The rapid-action team: the people with role `rapid`, and the members of `usergroup`."""
+
+    command: SlashCommand = "/rapid"
+    usergroup: UserGroupId | None = None
+    war_room: WarRoomTemplate = "crisis-{date}-{slug}"
+    private: bool = False  # war rooms as private channels
+    update_every: UpdateCadence = UpdateCadence()
+
+
 class OrgConfig(Strict):
     brand: str = Field(min_length=1)
     timezone: TimeZone
@@ -340,6 +394,7 @@ class OrgConfig(Strict):
     ladder: LadderConfig = Field(default_factory=LadderConfig)
     triage: Triage | None = None  # None: Brightwave's rules, escalation/triage/brightwave.yaml
     sources: Sources = Sources()
+    rapid_team: RapidTeam = RapidTeam()
 
     @model_validator(mode="after")
     def _references(self) -> OrgConfig:

@@ -15,6 +15,9 @@ Modes:
 - broken_json: answers text that is not JSON.
 - error: answers 500 to everything.
 - slow: waits `delay` seconds (default 2), then answers like obedient.
+
+Whatever the mode (but error), a request carrying a <crisis_timeline> block gets a crisis's
+closing summary in prose, built from the timeline's numbers.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ MODES = (
 )  # fmt: skip
 MENTION_BLOCK = re.compile(r"<untrusted_mention>\s*(.*?)\s*</untrusted_mention>", re.S)
 HOLDING_LINE = re.compile(r"^ {3}- (.+)$", re.M)
+TIMELINE_BLOCK = re.compile(r"<crisis_timeline>\s*(.*?)\s*</crisis_timeline>", re.S)
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,8 @@ class FakeLlm:
         }
 
     def _content(self, request: Recorded) -> str:
+        if TIMELINE_BLOCK.search(request.content("user")):
+            return crisis_summary(request)
         if self.mode == "broken_json":
             return 'Sure! Here are your drafts: {"drafts": [{"text": "Sorry to hear'
         if self.mode == "adversarial":
@@ -300,6 +306,22 @@ def adversarial_drafts(request: Recorded) -> list[dict[str, Any]]:
             "flags": [],
         },
     ]
+
+
+def crisis_summary(request: Recorded) -> str:
+    """A closing summary that states the timeline's facts, as an obedient model would."""
+    found = TIMELINE_BLOCK.search(request.content("user"))
+    try:
+        data = json.loads(found.group(1)) if found else {}
+    except json.JSONDecodeError:
+        data = {}
+    cases, updates = data.get("cases") or [], data.get("updates") or []
+    answered = [c for c in cases if c.get("first_reply_minutes") is not None]
+    return (
+        f'The {data.get("severity", "unknown")} crisis "{data.get("title", "untitled")}" drew'
+        f" {data.get('volume', 0)} mentions across {len(cases)} cases. {len(answered)} of them"
+        f" had a first public reply. The team posted {len(updates)} updates before closing it."
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -20,9 +20,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
 from bot.metrics import Metrics
+from escalation.cases import case_of
 from escalation.mentions import NewMention, record_mention
 from escalation.people import Directory
 from escalation.sla import Policies
+from escalation.surge import (
+    AlertKind,
+    Sighting,
+    SurgeDetector,
+    raise_once,
+    recent_sightings,
+    roll_up_case,
+    tell_rapid_team,
+)
 from escalation.triage import Assessment, MentionFacts, TriageContext, TriageRules, assess
 
 log = logging.getLogger(__name__)
@@ -84,7 +94,9 @@ class Ingestor:
     rules: TriageRules | None = None
     grouping_window: timedelta | None = None
     directory: Directory | None = None  # who the bot acts as when the customer writes again
+    rapid_channel: str | None = None  # where surge alerts go
     context: TriageContext = field(default_factory=TriageContext)
+    detector: SurgeDetector = field(default_factory=SurgeDetector)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -100,26 +112,61 @@ class Ingestor:
             rules=TriageRules.from_config(org.triage),
             grouping_window=org.grouping_window,
             directory=org.directory(),
+            rapid_channel=org.channels.rapid_response,
         )
 
     def take(self, mention: NewMention) -> tuple[int, bool]:
-        """Store `mention` once; returns its id and whether it was new."""
-        assessment = self.assess(mention)
+        """Store `mention` once; returns its id and whether it was new.
+
+        A mention of a topic that is surging joins the surge's roll-up case; every new mention
+        is watched for surges, and a new one is queued for the rapid-action team.
+        """
+        assessment, now = self.assess(mention), self.clock()
+        topic = self.detector.cluster(mention.text)
+        cooldown = self.detector.config.cooldown
         with unit_of_work(self.sessions) as db:
+            into = roll_up_case(db=db, topic=topic, now=now, cooldown=cooldown) if topic else None
             mention_id, created = record_mention(
                 db=db,
                 mention=mention,
                 triage_channel=self.triage_channel,
-                now=self.clock(),
+                now=now,
                 assessment=assessment,
                 policies=self.policies,
                 grouping_window=self.grouping_window,
                 org=self.directory,
+                into_case=into,
             )
+            if created:
+                self._watch(db, _sighting(mention_id, mention, assessment, now), now)
         self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
         if created:
             self.on_new()
         return mention_id, created
+
+    def _watch(self, db: Session, sighting: Sighting, now: datetime) -> None:
+        """Feed the surge detector; store and announce the alerts it calls for that are new.
+        A volume surge's roll-up case is the case of the mention that tipped it."""
+        with self.lock:  # the detector is in memory, one caller at a time; no I/O under it
+            alerts = self.detector.observe(sighting, now=now)
+        for alert in alerts:
+            surge = raise_once(db=db, alert=alert, cooldown=self.detector.config.cooldown)
+            if surge is None:
+                continue
+            if alert.kind == AlertKind.VOLUME:
+                surge.case_id = case_of(db, sighting.mention_id)
+            if self.rapid_channel:
+                tell_rapid_team(db=db, surge=surge, channel=self.rapid_channel, now=now)
+
+    def warm_up(self) -> None:
+        """Learn the usual rates from the mentions stored lately, so that a replica that
+        (re)starts can tell a surge at once."""
+        now = self.clock()
+        since = now - self.detector.config.baseline
+        with self.sessions() as db:
+            sightings = recent_sightings(db=db, since=since, limit=50_000)
+        with self.lock:
+            self.detector.warm_up(sightings, now=now)
 
     def assess(self, mention: NewMention) -> Assessment:
         """Triage, remembering recent mentions for incident clusters (one thread at a time)."""
@@ -135,3 +182,18 @@ class Ingestor:
         )
         with self.lock:
             return assess(facts, self.rules, context=self.context)
+
+
+def _sighting(mention_id: int, mention: NewMention, assessment: Assessment, now) -> Sighting:
+    return Sighting(
+        mention_id=mention_id,
+        text=mention.text,
+        posted_at=min(mention.created_at, now),
+        sentiment=assessment.sentiment,
+        followers=mention.author.followers,
+        verified=mention.author.verified,
+        risks=frozenset(assessment.risks),
+        crisis_signal=assessment.crisis_signal,
+        source=mention.source.value,
+        handle=mention.author.handle.removeprefix("@"),
+    )

@@ -128,6 +128,18 @@ class LlmClient:
             self._record(response)
             return _answer_text(response)
 
+    def write(self, messages: Sequence[dict[str, str]]) -> str:
+        """Free text, such as a crisis's closing summary: asked for without a response_format
+        (the drafts' schema is for drafts only)."""
+        try:
+            response = self._client.chat.completions.create(model=self.model, messages=[*messages])
+        except APIStatusError as error:
+            raise LlmError(f"the LLM server answered {error.status_code}") from error
+        except OpenAIError as error:
+            raise LlmError(f"the LLM server could not be reached: {error}") from error
+        self._record(response)
+        return _answer_text(response)
+
     def _request(self, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.model, "messages": list(messages)}
         if self.response_format is not None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
 
-from bot.views.cards import added_mention, department_card, triage_card
+from bot.views.cards import department_card, triage_card
 from bot.views.notes import history_note
 from bot.views.reminders import nag_message, nag_text
 from bot.views.replies import drafts_message, reply_card
-from escalation.models import Outbox, OutboxKind, Reply, Suggestion
+from bot.views.surge import roll_up_line, rolled_up, surge_alert
+from escalation.models import Case, Mention, Outbox, OutboxKind, Reply, Suggestion
 from escalation.people import Directory
+from escalation.surge import SurgeAlert
 
 POST, UPDATE = "chat.postMessage", "chat.update"
 DIRECT = "dm:"  # a channel written this way is the direct message with that user
@@ -74,14 +77,14 @@ class Renderer:
             reply.card_channel, reply.card_ts = channel, ts
 
     def _triage_card(self, job: Outbox) -> SlackCall:
-        card = triage_card(job.case, self.org, self.clock())
+        card = triage_card(job.case, self.org, self.clock(), _roll_up(job.case))
         return _post(job, job.channel, {"text": card.text, "blocks": card.blocks})
 
     def _triage_update(self, job: Outbox) -> SlackCall | Skip:
         case = job.case
         if case.triage_ts is None:
             return Skip("the card is not posted yet; its post draws the newest state")
-        card = triage_card(case, self.org, self.clock())
+        card = triage_card(case, self.org, self.clock(), _roll_up(case))
         args = {"channel": case.triage_channel, "ts": case.triage_ts}
         return SlackCall(UPDATE, args | {"text": card.text, "blocks": card.blocks}, pace_key(job))
 
@@ -110,7 +113,7 @@ class Renderer:
         case = job.case
         if case.triage_ts is None:
             return Defer(2.0)
-        message = added_mention(job.mention)
+        message = rolled_up(_added(job))
         args = {"text": message.text, "blocks": message.blocks, "thread_ts": case.triage_ts}
         return _post(job, case.triage_channel, args)
 
@@ -129,6 +132,14 @@ class Renderer:
             return Defer(2.0)
         text = nag_text(nag, self.org, now, self.team_url)
         return _post(job, channel, {"text": text, "thread_ts": ts})
+
+    def _surge_alert(self, job: Outbox) -> SlackCall:
+        db = object_session(job)
+        surge = db.get_one(SurgeAlert, job.payload["alert"])
+        ids = list(surge.alert.sample_ids)
+        samples = db.scalars(select(Mention).where(Mention.id.in_(ids)).order_by(Mention.id))
+        message = surge_alert(surge, list(samples))
+        return _post(job, job.channel, {"text": message.text, "blocks": message.blocks})
 
     def _reply_drafts(self, job: Outbox) -> SlackCall | Defer:
         case = job.case
@@ -155,6 +166,23 @@ class Renderer:
         args = {"channel": reply.card_channel, "ts": reply.card_ts}
         args |= {"text": message.text, "blocks": message.blocks}
         return SlackCall(UPDATE, args, pace_key(job))
+
+
+def _roll_up(case: Case) -> str | None:
+    """The roll-up line of a case that gathers a surge's mentions; None for any other case."""
+    db = object_session(case)
+    surge = db.scalar(select(SurgeAlert).where(SurgeAlert.case_id == case.id).limit(1))
+    if surge is None:
+        return None
+    count = db.scalar(select(func.count()).select_from(Mention).where(Mention.case_id == case.id))
+    return roll_up_line(surge.topic, count)
+
+
+def _added(job: Outbox) -> list[Mention]:
+    """The mentions a thread message shows: the job's list (several while a case is busy)."""
+    ids = (job.payload or {}).get("mentions") or [job.mention_id]
+    found = object_session(job).scalars(select(Mention).where(Mention.id.in_(ids)))
+    return sorted(found, key=lambda mention: ids.index(mention.id))
 
 
 def _reply(job: Outbox) -> Reply:

@@ -33,6 +33,7 @@ from bot.sources.build import build_sources
 from bot.sources.poller import Poller
 from bot.sources.settings import SourceSettings
 from bot.ticker import Ticker
+from bot.warroom import RapidDesk
 from bot.web import WebApp
 
 log = logging.getLogger(__name__)
@@ -161,9 +162,13 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
     metrics.track_outbox(worker.queue_sizes)
-    services = Services(sessions, directory, utcnow, worker.wake.set, desk)
+    rapid = RapidDesk.for_org(
+        org, client, sessions, clock=utcnow, llm=desk.llm, setup_lease=worker.lease
+    )
+    services = Services(sessions, directory, utcnow, worker.wake.set, desk, rapid)
     bolt = build_bolt_app(client, signing_secret, services)
     ingestor = Ingestor.for_org(org, sessions, metrics, utcnow, on_new=worker.wake.set)
+    ingestor.warm_up()
     web = WebApp(
         SlackRequestHandler(bolt), ingestor, ingest_secret, metrics, lambda: replica.health()
     )
@@ -173,6 +178,7 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         clock=utcnow,
         every_seconds=settings.nag_tick_seconds,
         on_sent=worker.wake.set,
+        rapid=rapid,
     )
     replica = Replica(settings, org, engine, sessions, metrics, bolt, worker, web, ticker)
     replica.poller, replica.poll_seconds = social_poller(org, sessions, ingestor, worker.owner)

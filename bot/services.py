@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
 from bot.replies import ReplyDesk
+from bot.warroom import RapidDesk
 from escalation.people import Actor, Directory
 
 
@@ -21,6 +22,7 @@ class Services:
     clock: Callable[[], datetime]
     wake_delivery: Callable[[], None]
     replies: ReplyDesk | None = None  # drafting and posting; None where Slack is only read
+    rapid: RapidDesk | None = None  # the rapid-action team's crises and war rooms
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

@@ -1,5 +1,5 @@
-"""Each replica's ticker: APScheduler interval jobs that send the reminders now due and poll
-the social sources whose turn it is.
+"""Each replica's ticker: APScheduler interval jobs that send the reminders now due, poll the
+social sources whose turn it is, and keep crises' war rooms going (their setup, their cadence).
 
 There is never a job per case: reminders are rows, and the ticker of whichever replica gets
 to a due row first sends it (the row is locked and marked in one transaction).
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
 from bot.sources.poller import Poller
+from bot.warroom import RapidDesk
 from escalation.ladder import send_due_nags
 from escalation.people import Directory
 
@@ -31,9 +32,10 @@ class Ticker:
         clock: Callable[[], datetime],
         every_seconds: float,
         on_sent: Callable[[], None],
+        rapid: RapidDesk | None = None,
     ) -> None:
         self.sessions, self.org, self.clock = sessions, org, clock
-        self.every_seconds, self.on_sent = every_seconds, on_sent
+        self.every_seconds, self.on_sent, self.rapid = every_seconds, on_sent, rapid
         self.scheduler = BackgroundScheduler(timezone=UTC)
 
     def tick(self) -> int:
@@ -48,9 +50,18 @@ class Ticker:
             self.on_sent()
         return sent
 
+    def crisis_tick(self) -> None:
+        """Continue the war rooms set up half-way; remind the ones that owe an update."""
+        try:
+            self.rapid.tick()
+        except Exception:  # the database or Slack may be restarting; the next tick tries again
+            log.exception("crisis tick failed")
+
     def start(self, poller: Poller | None = None, poll_seconds: float = 60) -> None:
-        """Tick the reminders; with a poller, also poll the social sources that are due."""
+        """Tick the reminders (and crises); with a poller, also poll the sources that are due."""
         self._every(self.tick, self.every_seconds, "reminders")
+        if self.rapid is not None:
+            self._every(self.crisis_tick, self.every_seconds, "crises")
         if poller is not None:
             self._every(lambda: poller.poll_due(self.clock()), poll_seconds, "sources")
         self.scheduler.start()

@@ -31,6 +31,8 @@ from escalation.permissions import refusal
 from escalation.sla import Policies
 from escalation.workflow import Action, CaseStatus, next_status
 
+ADDED_PER_MESSAGE = 40  # later mentions shown in one thread message (bot/views/surge.py)
+
 
 class Outcome(StrEnum):
     REPLIED_PUBLICLY = "replied_publicly"
@@ -82,11 +84,41 @@ def join_case(
     if priority < case.priority:  # "P1" < "P2": more urgent
         case.priority = priority
     case.updated_at = now
-    key = f"mention:{mention_id}"
-    _queue(
-        db, OutboxKind.MENTION_ADDED, triage_channel, now, case=case, key=key, mention_id=mention_id
-    )
+    _queue_added_mention(db, case, mention_id, triage_channel, now)
     queue_update(db, OutboxKind.TRIAGE_UPDATE, now, case=case)
+
+
+def _queue_added_mention(db: Session, case: Case, mention_id: int, channel: str, now) -> None:
+    """Post a later mention in the case's thread: with the others still waiting for their turn
+    (one message shows up to ADDED_PER_MESSAGE), so a surge of mentions stays within Slack's
+    posting rate. A message already being sent is never added to."""
+    waiting = db.scalar(
+        select(Outbox)
+        .where(
+            Outbox.kind == OutboxKind.MENTION_ADDED,
+            Outbox.case_id == case.id,
+            Outbox.status == OutboxStatus.PENDING,
+            Outbox.in_flight.is_(False),
+        )
+        .order_by(Outbox.id.desc())
+        .limit(1)
+        .with_for_update(skip_locked=True)  # the delivery worker may be drawing it
+    )
+    mentions = (waiting.payload or {}).get("mentions", []) if waiting else []
+    if waiting is not None and 0 < len(mentions) < ADDED_PER_MESSAGE:
+        waiting.payload = {"mentions": [*mentions, mention_id]}
+        return
+    key, payload = f"mention:{mention_id}", {"mentions": [mention_id]}
+    _queue(
+        db,
+        OutboxKind.MENTION_ADDED,
+        channel,
+        now,
+        case=case,
+        key=key,
+        mention_id=mention_id,
+        payload=payload,
+    )
 
 
 def case_of(db: Session, mention_id: int) -> int:

@@ -19,6 +19,10 @@ class InvalidTransition(DomainError):
     pass
 
 
+class NotUnderstood(DomainError):
+    """What the person typed is not what the bot expects; the sentence says what it expects."""
+
+
 class AlreadyClaimed(DomainError):
     pass
 

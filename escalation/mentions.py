@@ -96,9 +96,11 @@ def record_mention(
     policies: Policies | None = None,
     grouping_window: timedelta | None = None,
     org: Directory | None = None,
+    into_case: int | None = None,
 ) -> tuple[int, bool]:
     """Store `mention` unless (source, external_id) is known; a new one opens a case, or joins
-    the open case of the same author's conversation within `grouping_window`.
+    the open case of the same author's conversation within `grouping_window`, or the case
+    `into_case` (the roll-up of a surge the mention belongs to).
 
     Returns the mention's id and whether it was new. One INSERT ... ON CONFLICT DO NOTHING
     decides, so concurrent deliveries of the same mention store it once without retries.
@@ -110,7 +112,8 @@ def record_mention(
     if new_id is None:
         return _existing_id(db, mention), False
     priority = assessment.priority if assessment else "P3"
-    case_id = _conversation_case(db, mention, now, grouping_window)
+    # A surge's mentions roll up into one case; others join their author's conversation.
+    case_id = into_case or _conversation_case(db, mention, now, grouping_window)
     if case_id is not None:
         join_case(
             db=db,

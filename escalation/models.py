@@ -324,6 +324,7 @@ class OutboxKind(StrEnum):
     REPLY_DRAFTS = "reply_drafts"  # suggested replies, in the case's thread
     REPLY_CARD = "reply_card"  # an approved reply with what can be done with it, in the thread
     REPLY_UPDATE = "reply_update"  # redraw it
+    SURGE_ALERT = "surge_alert"  # a surge detected, for the rapid-action team
 
 
 class Outbox(Base):

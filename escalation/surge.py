@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import JSON, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from escalation.models import Base, Mention
+from escalation.models import Base, Mention, Outbox, OutboxKind
 from escalation.store import insert_ignoring_conflict
 from escalation.triage.text import CAMEL, HANDLE, HASHTAG, URL
 
@@ -510,6 +510,7 @@ class SurgeAlert(Base):
     raised_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     evidence: Mapped[dict] = mapped_column(JSON)  # Alert.as_json()
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # the roll-up card's
 
     @property
     def alert(self) -> Alert:
@@ -555,6 +556,26 @@ def open_surge(*, db: Session, topic: str, now: datetime, cooldown: timedelta) -
     anchor of the topic's roll-up card."""
     latest = _latest(db, AlertKind.VOLUME, topic)
     return latest if latest is not None and now - latest.last_seen_at < cooldown else None
+
+
+def tell_rapid_team(*, db: Session, surge: SurgeAlert, channel: str, now: datetime) -> None:
+    """Queue the alert for the rapid-response channel (once per alert)."""
+    db.add(
+        Outbox(
+            dedupe_key=f"surge:{surge.id}",
+            kind=OutboxKind.SURGE_ALERT,
+            channel=channel,
+            payload={"alert": surge.id},
+            due_at=now,
+            created_at=now,
+        )
+    )
+
+
+def roll_up_case(*, db: Session, topic: str, now: datetime, cooldown: timedelta) -> int | None:
+    """The case whose card rolls up the mentions of `topic` while its surge is on, if any."""
+    surge = open_surge(db=db, topic=topic, now=now, cooldown=cooldown)
+    return surge.case_id if surge is not None else None
 
 
 def recent_sightings(

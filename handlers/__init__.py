@@ -12,7 +12,7 @@ from slack_bolt import App
 
 from bot.services import Services
 from escalation.errors import DomainError
-from handlers import department, reminders, replies, shortcuts, triage
+from handlers import department, rapid, reminders, replies, shortcuts, triage
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ def register(app: App, services: Services) -> None:
     app.error(on_error)
     for module in (triage, department, shortcuts, reminders, replies):
         module.register(Guarded(app))
+    if services.rapid is not None:  # its command is named in the organisation file
+        rapid.register(Guarded(app), services.rapid.command)
 
 
 class Guarded:
@@ -46,6 +48,9 @@ class Guarded:
 
     def shortcut(self, constraints) -> Callable:
         return lambda listener: self.app.shortcut(constraints)(guarded(listener))
+
+    def command(self, name) -> Callable:
+        return lambda listener: self.app.command(name)(guarded(listener))
 
 
 def guarded(listener: Callable) -> Callable:

@@ -7,6 +7,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 
+from escalation.crises import Crisis  # noqa: F401 (its tables join Base.metadata)
 from escalation.models import Base
 from escalation.surge import SurgeAlert  # noqa: F401 (its table joins Base.metadata)
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, delete, make_url, text
 
 from bot.db import make_engine, migrate, session_factory
+from escalation.crises import Crisis  # noqa: F401 (its tables join Base.metadata)
 from escalation.models import Base
 from escalation.surge import SurgeAlert  # noqa: F401 (its table joins Base.metadata)
 

@@ -92,6 +92,23 @@ def test_missing_priority_policy(tmp_path):
     assert "policies: expected P1, P2, P3 and P4, found no ['P4']" in message
 
 
+def test_the_rapid_action_team_section(tmp_path):
+    team = load_org_config(EXAMPLE).rapid_team
+    assert (team.command, team.usergroup, team.war_room) == ("/rapid", None, "crisis-{date}-{slug}")
+    assert team.update_every.SEV1 == timedelta(minutes=30)
+
+    def change(data):
+        data["rapid_team"] |= {"command": "rapid", "usergroup": "U0AMIRA01"}
+        data["rapid_team"]["war_room"] = "Crisis {when}"
+        data["rapid_team"]["update_every"]["SEV1"] = "soon"
+
+    message = broken(tmp_path, change)
+    assert "rapid_team.command: expected a slash command such as /rapid" in message
+    assert "rapid_team.usergroup: expected a Slack user group id" in message
+    assert "rapid_team.war_room: expected a channel name template with {slug}" in message
+    assert "rapid_team.update_every.SEV1: expected a duration" in message
+
+
 def test_unreadable_and_invalid_yaml(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the organisation file"):
         load_org_config(tmp_path / "missing.yaml")

@@ -319,6 +319,17 @@ def test_users_info_and_list(client: WebClient) -> None:
     assert {m["id"] for m in client.users_list()["members"]} >= {AGENT, OTHER}
 
 
+def test_user_group_members(fake: FakeSlack, client: WebClient) -> None:
+    fake.set_usergroup("S0RAPID01", [AGENT, OTHER])
+    assert client.usergroups_users_list(usergroup="S0RAPID01")["users"] == [AGENT, OTHER]
+    fake.set_usergroup("S0RAPID01", [OTHER])
+    assert client.usergroups_users_list(usergroup="S0RAPID01")["users"] == [OTHER]
+    missing = error_of(lambda: client.usergroups_users_list(usergroup="S0NOPE"))
+    assert missing.response["error"] == "no_such_subteam"
+    with pytest.raises(KeyError):
+        fake.set_usergroup("S0RAPID02", ["U0NOBODY"])
+
+
 # --- views ----------------------------------------------------------------------------------
 
 

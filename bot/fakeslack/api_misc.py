@@ -1,4 +1,4 @@
-"""auth, api.test, users, reactions, pins and the two-step external file upload."""
+"""auth, api.test, users, user groups, reactions, pins and the two-step external file upload."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def users_list(req: Request) -> dict[str, Any]:
     everyone = [u.to_api(req.ws.team_id) for u in req.ws.users.values()]
     shown, cursor = page(everyone, req.args, 1000)
     return {"ok": True, "members": shown, "response_metadata": {"next_cursor": cursor}}
+
+
+def usergroup_members(req: Request) -> dict[str, Any]:
+    """usergroups.users.list: the members of one user group."""
+    members = req.ws.usergroups.get(req.args.need("usergroup"))
+    if members is None:
+        raise SlackError("no_such_subteam")
+    return {"ok": True, "users": list(members)}
 
 
 def _target(req: Request) -> Message:
@@ -143,6 +151,7 @@ METHODS: dict[str, Handler] = {
     "api.test": api_test,
     "users.info": users_info,
     "users.list": users_list,
+    "usergroups.users.list": usergroup_members,
     "reactions.add": reactions_add,
     "pins.add": pins_add,
     "files.getUploadURLExternal": get_upload_url,

@@ -128,6 +128,16 @@ class FakeSlack:
                 ws.join(channel, user_id)
             return channel.id
 
+    def set_usergroup(self, usergroup_id: str, members: list[str]) -> str:
+        """Create a user group (an id such as S0RAPID01) or replace its members."""
+        ws = self.workspace
+        with ws.transaction():
+            if unknown := [u for u in members if u not in ws.users]:
+                raise KeyError(f"no user {unknown[0]!r} in the fake workspace")
+            ws.usergroups[usergroup_id] = list(members)
+            ws.emit("subteam_members_changed", subteam_id=usergroup_id, users=list(members))
+            return usergroup_id
+
     def add_message(
         self,
         channel: str,

@@ -15,6 +15,7 @@ DEFAULT_TIERS: dict[str, int] = {
     "conversations.archive": 20,
     "conversations.setTopic": 20,
     "users.list": 20,
+    "usergroups.users.list": 20,
     "pins.add": 20,
     "chat.update": 50,
     "chat.delete": 50,

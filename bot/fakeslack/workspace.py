@@ -59,6 +59,7 @@ class Workspace:
         self.modal_stacks: dict[str, list[str]] = {}
         self.homes: dict[str, str] = {}
         self.files: dict[str, File] = {}
+        self.usergroups: dict[str, list[str]] = {}  # user group id -> its members
         self.triggers: dict[str, Trigger] = {}
         self.hooks: dict[str, ResponseHook] = {}
         self.calls: list[Call] = []

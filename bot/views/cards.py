@@ -94,15 +94,22 @@ def triage_line(mention: Mention, org: Directory) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def triage_card(case: Case, org: Directory, now: datetime | None = None) -> Message:
-    """The case as the triage channel sees it: the post, its status and what can be done."""
+def triage_card(
+    case: Case, org: Directory, now: datetime | None = None, roll_up: str | None = None
+) -> Message:
+    """The case as the triage channel sees it: the post, its status and what can be done.
+    `roll_up` is the line of a surge's roll-up card, which counts the surge's mentions."""
     mention = case.mention
     where = source_name(mention.source)
     due = deadline_line(case.deadline(DeadlineKind.FIRST_REPLY), org, now) if now else ""
-    more = (
-        f"💬 {len(case.mentions)} mentions in this conversation" if len(case.mentions) > 1 else ""
-    )
+    if roll_up:
+        more = ""
+    elif len(case.mentions) > 1:
+        more = f"💬 {len(case.mentions)} mentions in this conversation"
+    else:
+        more = ""
     blocks = [
+        *([mrkdwn_section(roll_up)] if roll_up else []),
         *mention_blocks(mention),
         context(triage_line(mention, org), more),
         context(status_line(case, org), due),

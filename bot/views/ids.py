@@ -29,6 +29,8 @@ class ActionId(StrEnum):
     REPLY_SECOND = "reply-approve-second"
     REPLY_POST = "reply-post"
     REPLY_MARK = "reply-mark"
+    CRISIS_ARCHIVE = "crisis-archive"
+    SURGE_DECLARE = "surge-declare"  # value: the surge alert's id
 
 
 class CallbackId(StrEnum):
@@ -40,3 +42,6 @@ class CallbackId(StrEnum):
     MESSAGE_ESCALATE = "message-escalate-modal"
     REPLY_EDIT = "reply-edit-modal"
     REPLY_MARK = "reply-mark-modal"
+    CRISIS_DECLARE = "crisis-declare-modal"
+    CRISIS_UPDATE = "crisis-update-modal"
+    CRISIS_CLOSE = "crisis-close-modal"

@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("raised_at", WHEN, nullable=False),
         sa.Column("last_seen_at", WHEN, nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
+        # The case whose card rolls the surge's mentions up (volume alerts), once it has one.
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id"), nullable=True),
         sa.UniqueConstraint("kind", "topic", "seq", name="uq_surge_alerts_kind_topic_seq"),
     )
 
