@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from escalation.calendars import WorkingHours
+from escalation.digests import DigestSchedule
 from escalation.people import Actor, DepartmentInfo, Directory, Role
 from escalation.sla import Ladder, Override, Policies, Targets
 from escalation.triage import check_rules
@@ -33,6 +34,7 @@ CHANNEL_NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 FLAG_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 HOURS = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -86,11 +88,22 @@ def _hours(value: str) -> str:
     return value
 
 
+def _clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and 0 <= value < 24 * 60:  # YAML 1.1 reads 08:00 as 480
+        return time(value // 60, value % 60)
+    if not isinstance(value, str) or not CLOCK_TIME.match(value.strip()):
+        raise ValueError("a time of day such as 08:00 (24-hour clock)")
+    return time.fromisoformat(value.strip())
+
+
 ChannelName = Annotated[str, AfterValidator(_channel_name)]
 UserId = Annotated[str, AfterValidator(_user_id)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Hours = Annotated[str, AfterValidator(_hours)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 
 def _phrase(value: str) -> str:
@@ -196,12 +209,26 @@ class Department(Strict):
     calendar: str
 
 
+class Digest(Strict):
+    """When a manager's daily digest arrives: `at` in `timezone` (the person's, else the
+    organisation's)."""
+
+    enabled: bool = True  # `digest: false` in the file
+    at: ClockTime = time(8, 0)
+    timezone: TimeZone | None = None
+
+
+def _digest(value: Any) -> Any:
+    return {"enabled": False} if value is False else value
+
+
 class Person(Strict):
     slack_id: UserId
     name: str = Field(min_length=1)
     roles: list[Role] = Field(min_length=1)
     departments: list[str] = Field(default_factory=list)
     timezone: TimeZone | None = None
+    digest: Annotated[Digest | None, BeforeValidator(_digest)] = None  # managers: 08:00 by default
 
 
 class Policy(Strict):
@@ -439,7 +466,32 @@ class OrgConfig(Strict):
             for dept in person.departments:
                 if dept not in self.departments:
                     problems.append(_unknown(f"people.{key}.departments", dept, "departments"))
+            if person.digest and person.digest.enabled and Role.MANAGER not in person.roles:
+                problems.append(
+                    f"people.{key}.digest: expected a digest only for a person with role"
+                    f" manager, found roles {', '.join(person.roles)}"
+                )
         return problems
+
+    def digest_schedules(self) -> list[DigestSchedule]:
+        """The managers' daily digests: when, in which time zone, for which departments (a
+        manager with no departments covers them all)."""
+        return [
+            DigestSchedule(
+                slack_id=p.slack_id,
+                at=(p.digest or Digest()).at,
+                timezone=self.timezone_of(p.slack_id),
+                departments=tuple(p.departments) or None,
+            )
+            for p in self.people.values()
+            if Role.MANAGER in p.roles and (p.digest is None or p.digest.enabled)
+        ]
+
+    def timezone_of(self, slack_id: str) -> str:
+        """A person's time zone: their digest's, their own, else the organisation's."""
+        person = self.person_by_slack_id(slack_id)
+        digest = person.digest if person and person.digest else None
+        return (digest and digest.timezone) or (person and person.timezone) or self.timezone
 
     def person_by_slack_id(self, slack_id: str) -> Person | None:
         return next((p for p in self.people.values() if p.slack_id == slack_id), None)

@@ -38,6 +38,7 @@ MODES = (
 MENTION_BLOCK = re.compile(r"<untrusted_mention>\s*(.*?)\s*</untrusted_mention>", re.S)
 HOLDING_LINE = re.compile(r"^ {3}- (.+)$", re.M)
 TIMELINE_BLOCK = re.compile(r"<crisis_timeline>\s*(.*?)\s*</crisis_timeline>", re.S)
+POSTS_BLOCK = re.compile(r"<posts>\s*(.*?)\s*</posts>", re.S)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,8 @@ class FakeLlm:
     def _content(self, request: Recorded) -> str:
         if TIMELINE_BLOCK.search(request.content("user")):
             return crisis_summary(request)
+        if POSTS_BLOCK.search(request.content("user")):
+            return themes_summary(request)
         if self.mode == "broken_json":
             return 'Sure! Here are your drafts: {"drafts": [{"text": "Sorry to hear'
         if self.mode == "adversarial":
@@ -306,6 +309,15 @@ def adversarial_drafts(request: Recorded) -> list[dict[str, Any]]:
             "flags": [],
         },
     ]
+
+
+def themes_summary(request: Recorded) -> str:
+    """The digest's themes as an obedient model would sum them up: from the frequent terms."""
+    found = POSTS_BLOCK.search(request.content("user"))
+    data = json.loads(found.group(1)) if found else {}
+    terms = list(data.get("frequent_terms") or {})[:3]
+    posts = len(data.get("sample_posts") or [])
+    return f"Customers mostly wrote about {', '.join(terms) or 'nothing'} ({posts} posts read)."
 
 
 def crisis_summary(request: Recorded) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
 
+from bot.digest import draw_digest
 from bot.views.cards import department_card, triage_card
 from bot.views.notes import history_note
 from bot.views.reminders import nag_message, nag_text
@@ -157,6 +158,11 @@ class Renderer:
         message = reply_card(_reply(job), self.org, self.postable)
         args = {"text": message.text, "blocks": message.blocks, "thread_ts": case.triage_ts}
         return _post(job, case.triage_channel, args)
+
+    def _digest(self, job: Outbox) -> SlackCall:
+        """A manager's daily digest, drawn from the KPIs as they are at sending."""
+        message = draw_digest(object_session(job), job.payload, self.org, self.clock())
+        return _post(job, job.channel, {"text": message.text, "blocks": message.blocks})
 
     def _reply_update(self, job: Outbox) -> SlackCall | Skip:
         reply = _reply(job)

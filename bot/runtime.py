@@ -23,6 +23,7 @@ import handlers
 from bot.config import OrgConfig
 from bot.db import make_engine, migrate, session_factory
 from bot.delivery import DeliveryWorker, Pacing, utcnow
+from bot.digest import DigestDesk
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.render import Renderer
@@ -135,8 +136,11 @@ def slack_client(settings: Settings, token: str, *, retries: bool = True) -> Web
     return client
 
 
-def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = True) -> Replica:
-    """Everything one replica needs; nothing runs until `start()`."""
+def build_replica(
+    settings: Settings, org: OrgConfig, *, run_migrations: bool = True, clock=utcnow
+) -> Replica:
+    """Everything one replica needs; nothing runs until `start()`. `clock` tells the time to
+    every part (a test may shift it)."""
     token, signing_secret = settings.require_slack()
     ingest_secret = settings.require_ingest_secret()
     if run_migrations:
@@ -152,7 +156,7 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         renderer=Renderer(
             directory,
             team_url=client.auth_test().get("url", ""),
-            clock=utcnow,
+            clock=clock,
             postable=frozenset(desk.publishers),
         ),
         metrics=metrics,
@@ -160,14 +164,18 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
         pacing=Pacing(settings.channel_rate_per_second, settings.channel_burst),
         update_pacing=Pacing(settings.update_rate_per_minute / 60, settings.update_burst),
         lease=timedelta(seconds=settings.delivery_lease_seconds),
+        clock=clock,
     )
     metrics.track_outbox(worker.queue_sizes)
     rapid = RapidDesk.for_org(
-        org, client, sessions, clock=utcnow, llm=desk.llm, setup_lease=worker.lease
+        org, client, sessions, clock=clock, llm=desk.llm, setup_lease=worker.lease
     )
-    services = Services(sessions, directory, utcnow, worker.wake.set, desk, rapid)
+    digests = DigestDesk(
+        org, sessions=sessions, client=client, clock=clock, llm=desk.llm, on_queued=worker.wake.set
+    )
+    services = Services(sessions, directory, clock, worker.wake.set, desk, rapid, digests)
     bolt = build_bolt_app(client, signing_secret, services)
-    ingestor = Ingestor.for_org(org, sessions, metrics, utcnow, on_new=worker.wake.set)
+    ingestor = Ingestor.for_org(org, sessions, metrics, clock, on_new=worker.wake.set)
     ingestor.warm_up()
     web = WebApp(
         SlackRequestHandler(bolt), ingestor, ingest_secret, metrics, lambda: replica.health()
@@ -175,10 +183,11 @@ def build_replica(settings: Settings, org: OrgConfig, *, run_migrations: bool = 
     ticker = Ticker(
         sessions=sessions,
         org=directory,
-        clock=utcnow,
+        clock=clock,
         every_seconds=settings.nag_tick_seconds,
         on_sent=worker.wake.set,
         rapid=rapid,
+        digests=digests,
     )
     replica = Replica(settings, org, engine, sessions, metrics, bolt, worker, web, ticker)
     replica.poller, replica.poll_seconds = social_poller(org, sessions, ingestor, worker.owner)

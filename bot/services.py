@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
+from bot.digest import DigestDesk
 from bot.replies import ReplyDesk
 from bot.warroom import RapidDesk
 from escalation.people import Actor, Directory
@@ -23,6 +24,7 @@ class Services:
     wake_delivery: Callable[[], None]
     replies: ReplyDesk | None = None  # drafting and posting; None where Slack is only read
     rapid: RapidDesk | None = None  # the rapid-action team's crises and war rooms
+    digests: DigestDesk | None = None  # the managers' digest, also on demand
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

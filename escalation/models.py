@@ -57,7 +57,7 @@ class Case(Base):
     before_snooze: Mapped[str | None] = mapped_column(String(24))
     resolution: Mapped[str | None] = mapped_column(String(32))
     resolution_link: Mapped[str | None] = mapped_column(String(2048))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     first_reply_at: Mapped[datetime | None]
@@ -325,6 +325,7 @@ class OutboxKind(StrEnum):
     REPLY_CARD = "reply_card"  # an approved reply with what can be done with it, in the thread
     REPLY_UPDATE = "reply_update"  # redraw it
     SURGE_ALERT = "surge_alert"  # a surge detected, for the rapid-action team
+    DIGEST = "digest"  # a manager's daily digest, by direct message
 
 
 class Outbox(Base):

@@ -12,7 +12,7 @@ from slack_bolt import App
 
 from bot.services import Services
 from escalation.errors import DomainError
-from handlers import department, rapid, reminders, replies, shortcuts, triage
+from handlers import department, home, rapid, reminders, replies, shortcuts, social, triage
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def register(app: App, services: Services) -> None:
         next_()
 
     app.error(on_error)
-    for module in (triage, department, shortcuts, reminders, replies):
+    for module in (triage, department, shortcuts, reminders, replies, home, social):
         module.register(Guarded(app))
     if services.rapid is not None:  # its command is named in the organisation file
         rapid.register(Guarded(app), services.rapid.command)
@@ -51,6 +51,9 @@ class Guarded:
 
     def command(self, name) -> Callable:
         return lambda listener: self.app.command(name)(guarded(listener))
+
+    def event(self, name) -> Callable:
+        return lambda listener: self.app.event(name)(guarded(listener))
 
 
 def guarded(listener: Callable) -> Callable:

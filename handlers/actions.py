@@ -28,7 +28,7 @@ def apply_click(
         result = change(db, click, services.actor(click.user))
         if callable(confirmation):
             confirmation = confirmation(result)
-    if confirmation:
+    if confirmation and body.get("response_url"):  # a Home tab's button has none
         respond(text=confirmation, response_type="ephemeral", replace_original=False)
 
 

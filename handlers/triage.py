@@ -7,8 +7,10 @@ from slack_bolt import App
 from bot.views.ids import ActionId, CallbackId
 from bot.views.modals import escalate_modal, resolve_modal
 from escalation import cases
+from escalation.models import Case
 from escalation.workflow import Action
 from handlers.actions import apply_click, apply_submission, may
+from handlers.home import refresh_homes
 from handlers.payloads import BadPayload, Click, case_ref, choice, field, metadata
 
 
@@ -26,29 +28,37 @@ def register(app: App) -> None:
     app.action(ActionId.CUSTOMER_REPLIED)(customer_replied)
 
 
-def _simple(service, confirmation: str):
-    """A listener for a button that needs no more input than the click itself."""
+def _simple(service, confirmation: str, *, moves_ownership: bool = False):
+    """A listener for a button that needs no more input than the click itself. One that moves
+    ownership redraws the Home tabs that may be on screen: the clicker's, when they clicked in
+    it, and the previous owner's, when someone else took their case."""
 
-    def listener(ack, body, services, respond):
+    def listener(ack, body, services, respond, client):
         ack()
+        clicker = body["user"]["id"]
+        homes = [clicker] if (body.get("view") or {}).get("type") == "home" else []
 
         def change(db, click, actor):
-            service(
-                db=db,
-                case_id=case_ref(click.value),
-                actor=actor,
-                org=services.org,
-                now=services.now(),
-            )
+            case_id = case_ref(click.value)
+            owner = db.get_one(Case, case_id).owner_id if moves_ownership else None
+            if owner not in (None, clicker):
+                homes.append(owner)
+            service(db=db, case_id=case_id, actor=actor, org=services.org, now=services.now())
 
-        apply_click(body, services, respond, change, confirmation)
+        try:
+            apply_click(body, services, respond, change, confirmation)
+        finally:
+            if moves_ownership:
+                refresh_homes(client, services, homes)
 
     return listener
 
 
-claim = _simple(cases.claim, "You own this case now.")
-release = _simple(cases.release, "Released: the case is unclaimed again.")
-take_over = _simple(cases.take_over, "You own this case now; the previous owner was told.")
+claim = _simple(cases.claim, "You own this case now.", moves_ownership=True)
+release = _simple(cases.release, "Released: the case is unclaimed again.", moves_ownership=True)
+take_over = _simple(
+    cases.take_over, "You own this case now; the previous owner was told.", moves_ownership=True
+)
 reopen = _simple(cases.reopen, "Reopened.")
 wait_for_customer = _simple(cases.wait_for_customer, "On hold for the customer: clocks stopped.")
 customer_replied = _simple(cases.customer_replied, "Off hold: the clocks run again.")

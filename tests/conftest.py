@@ -131,10 +131,11 @@ def start_replica(database_url, engine, fake_slack):
 
     started = []
 
-    def start(extra_agents=(), org=ORG, **overrides):
+    def start(extra_agents=(), org=ORG, clock=None, **overrides):
         settings = replica_settings(database_url, fake_slack, **overrides)
         org = with_agents(org, extra_agents)
-        replica = build_replica(settings, org, run_migrations=False).start()
+        timing = {"clock": clock} if clock else {}
+        replica = build_replica(settings, org, run_migrations=False, **timing).start()
         started.append(replica)
         return replica
 

@@ -15,7 +15,20 @@ from bot.config import load_org_config
 from bot.ingest import sign
 
 ROOT = Path(__file__).resolve().parent.parent
-ORG = load_org_config(ROOT / "config.example.yaml")
+
+
+def without_digests(org):
+    """The organisation with no manager's digest, for tests of everything else (a digest
+    queued at start when it is past 08:00 would add direct messages to count)."""
+    data = org.model_dump()
+    for person in data["people"].values():
+        if "manager" in person["roles"]:
+            person["digest"] = False
+    return type(org).model_validate(data)
+
+
+EXAMPLE_ORG = load_org_config(ROOT / "config.example.yaml")
+ORG = without_digests(EXAMPLE_ORG)
 BOT_TOKEN = "xoxb-test-0000000000-secret-bot-token"
 SIGNING_SECRET = "slack-signing-secret-for-tests-0001"
 INGEST_SECRET = "ingest-secret-for-tests-0001"
@@ -178,11 +191,26 @@ def direct_messages(fake, user: str) -> list[dict]:
     return found
 
 
-def fast_config_file(folder: Path) -> Path:
-    """The example organisation file with the deadlines of `fast_org`, for child processes."""
+def example_config_file(folder: Path, name: str = "org.yaml", change=None) -> Path:
+    """The example organisation file without the manager's digest (as `ORG`), for child
+    processes; `change(data)` may alter it further."""
     import yaml
 
     data = yaml.safe_load((ROOT / "config.example.yaml").read_text())
+    data["people"]["sam"]["digest"] = False
+    if change:
+        change(data)
+    path = folder / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def fast_config_file(folder: Path) -> Path:
+    """The example organisation file with the deadlines of `fast_org`, for child processes."""
+    return example_config_file(folder, "fast-org.yaml", _fast)
+
+
+def _fast(data: dict) -> None:
     for priority in ("P2", "P3", "P4"):
         data["policies"][priority] = {"first_reply": "8s", "acknowledge": "6s"}
     data["ladder"] = {
@@ -194,9 +222,6 @@ def fast_config_file(folder: Path) -> Path:
         "snooze": "2s",
         "snooze_limit": 1,
     }
-    path = folder / "fast-org.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def labelled_mention(record: dict):

@@ -3,7 +3,7 @@ and found."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,3 +140,49 @@ def test_settings_refuse_placeholders_and_never_show_secrets(monkeypatch):
         settings.require_slack()
     assert "s3cr3t-value-for-ingest" not in repr(settings)
     assert "s3cr3t-value-for-ingest" in settings.secret_values()
+
+
+def test_managers_digests(tmp_path):
+    sam = load_org_config(EXAMPLE).digest_schedules()
+    assert [(s.slack_id, s.at, s.timezone) for s in sam] == [
+        ("U0SAM0001", time(8), "Europe/London")
+    ]
+    assert len(sam[0].departments) == 8
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["people"]["sam"].pop("digest")  # the default: 08:00 in the organisation's time zone
+    data["people"]["nina"] = {
+        "slack_id": "U0NINA001", "name": "Nina Ruiz", "roles": ["manager"],
+        "timezone": "America/New_York", "digest": {"at": "07:30"},
+    }  # fmt: skip
+    data["people"]["ola"] = {
+        "slack_id": "U0OLA0001",
+        "name": "Ola Berg",
+        "roles": ["manager"],
+        "digest": False,
+    }
+    path = tmp_path / "org.yaml"
+    path.write_text(yaml.safe_dump(data))
+    found = {s.slack_id: s for s in load_org_config(path).digest_schedules()}
+    assert set(found) == {"U0SAM0001", "U0NINA001"}  # Ola asked for none
+    assert (found["U0SAM0001"].at, found["U0SAM0001"].timezone) == (time(8), "Europe/London")
+    assert (found["U0NINA001"].at, found["U0NINA001"].timezone) == (
+        time(7, 30),
+        "America/New_York",
+    )
+    assert found["U0NINA001"].departments is None  # no departments: all of them
+
+
+def test_bad_digests_are_named(tmp_path):
+    def change(data):
+        data["people"]["sam"]["digest"] = {"at": "8am", "timezone": "Mars/Olympus"}
+
+    message = broken(tmp_path, change)
+    assert "people.sam.digest.at: expected a time of day such as 08:00" in message
+    assert "found '8am'" in message
+    assert "people.sam.digest.timezone: expected an IANA time zone" in message
+    message = broken(tmp_path, lambda d: d["people"]["tom"].update(digest={"at": "09:00"}))
+    assert (
+        "people.tom.digest: expected a digest only for a person with role manager, found roles"
+        " lead" in message
+    )

@@ -11,9 +11,9 @@ import pytest
 from tests.support import (
     BOT_TOKEN,
     INGEST_SECRET,
-    ROOT,
     SIGNING_SECRET,
     ServerProcess,
+    example_config_file,
     mention_record,
     post_ingest,
     request,
@@ -24,7 +24,7 @@ MENTIONS = 200
 
 
 @pytest.fixture
-def serve_env(database_url, engine, fake_slack):
+def serve_env(database_url, engine, fake_slack, tmp_path):
     assert engine is not None  # requested for its side effect: the tables start empty
     return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -32,7 +32,7 @@ def serve_env(database_url, engine, fake_slack):
         "INGEST_SECRET": INGEST_SECRET,
         "SLACK_API_URL": fake_slack.url,
         "DATABASE_URL": database_url,
-        "BOT_CONFIG": str(ROOT / "config.example.yaml"),
+        "BOT_CONFIG": str(example_config_file(tmp_path)),
         "DELIVERY_LEASE_SECONDS": "2",
         "DELIVERY_POLL_SECONDS": "0.1",
         "CHANNEL_RATE_PER_SECOND": "40",
