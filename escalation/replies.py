@@ -38,7 +38,6 @@ class ReplyAction(StrEnum):
     SUGGEST = "suggest_reply"
     APPROVE = "approve_reply"
     SECOND_APPROVE = "second_approve_reply"
-    POST = "post_reply"
     POST_FAILED = "post_reply_failed"
     POST_UNCERTAIN = "post_reply_uncertain"
 
@@ -317,7 +316,7 @@ def mark_replied(
     _may_reply(case, actor, org)
     data: dict = {"link": link}
     if reply_id is not None:
-        case, reply = _reply(db, case_id, reply_id)
+        reply = _reply_of(db, case, reply_id)
         if reply.status not in (R.APPROVED, R.FAILED, R.UNCERTAIN, R.POSTING):
             raise InvalidTransition(_not_postable(reply))
         reply.status, reply.link, reply.updated_at = R.MARKED, link, now
@@ -341,10 +340,14 @@ def _replied(db: Session, case: Case, actor: Actor, org: Directory, now: datetim
 
 def _reply(db: Session, case_id: int, reply_id: int) -> tuple[Case, Reply]:
     case = load_case(db, case_id)
+    return case, _reply_of(db, case, reply_id)
+
+
+def _reply_of(db: Session, case: Case, reply_id: int) -> Reply:
     reply = db.get(Reply, reply_id)
     if reply is None or reply.case_id != case.id:
         raise NotFound("That reply is not this case's.")
-    return case, reply
+    return reply
 
 
 def _posting(db: Session, reply_id: int) -> Reply:
@@ -374,14 +377,3 @@ def _queue(db, kind: OutboxKind, channel: str, now, case_id: int, payload: dict)
             created_at=now,
         )
     )
-
-
-def live_reply(db: Session, case_id: int) -> Reply | None:
-    """The case's newest reply that is not replaced."""
-    stmt = (
-        select(Reply)
-        .where(Reply.case_id == case_id, Reply.status != R.SUPERSEDED)
-        .order_by(Reply.id.desc())
-        .limit(1)
-    )
-    return db.scalar(stmt)
