@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     # Slack allows about one message per second per channel with short bursts.
     channel_rate_per_second: float = Field(default=1.0, gt=0)
     channel_burst: int = Field(default=3, ge=1)
-    # chat.update is a tier 3 method: about 50 a minute for the whole workspace.
-    update_rate_per_minute: float = Field(default=50, gt=0)
+    # chat.update is a tier 3 method: about 50 a minute for the whole workspace. A burst comes on
+    # top of the steady rate, so the two add up to 50: no minute ever holds more.
+    update_rate_per_minute: float = Field(default=40, gt=0)
     update_burst: int = Field(default=10, ge=1)
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_poll_seconds: float = Field(default=0.5, gt=0)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.db import unit_of_work
 from bot.delivery import Pacing, hold_channel, take_slot
+from bot.settings import Settings
 from escalation.mentions import NewMention, record_mention
 from escalation.models import Mention, Outbox, OutboxKind, OutboxStatus
 
@@ -87,3 +88,21 @@ def test_a_hold_blocks_the_channel_until_slack_says(sessions):
         assert take_slot(db, channel="c", now=NOW + timedelta(seconds=29), pacing=pacing) == 1.0
         assert take_slot(db, channel="c", now=NOW + timedelta(seconds=30), pacing=pacing) is None
         assert take_slot(db, channel="c", now=NOW + timedelta(seconds=30), pacing=pacing) == 1.0
+
+
+def test_the_default_update_pace_stays_inside_slacks_fifty_a_minute(sessions):
+    """chat.update is tier 3 (50 a minute, per workspace): a burst plus the steady rate that
+    follows it must not put a 51st update in any sixty seconds."""
+    settings = Settings()
+    pacing = Pacing(settings.update_rate_per_minute / 60, settings.update_burst)
+    granted, now, end = [], NOW, NOW + timedelta(minutes=4)
+    with unit_of_work(sessions) as db:
+        while now < end:  # a worker that always has an update waiting
+            wait = take_slot(db, channel="api:chat.update", now=now, pacing=pacing)
+            if wait is None:
+                granted.append(now)
+            else:
+                now += timedelta(seconds=wait)
+    busiest = max(sum(1 for t in granted if s <= t < s + timedelta(minutes=1)) for s in granted)
+    assert busiest <= 50
+    assert len(granted) >= 4 * 40  # and it does not go much slower than it may
