@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint format bench clean
+.PHONY: run test test-sqlite test-postgres lint format bench screenshot clean
 
 run: $(VENV)/.runtime  ## the product: a local Slack workspace unless Slack tokens are set
 	$(BIN)/python app.py
@@ -24,6 +24,9 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+screenshot: $(VENV)/.dev  ## the README's picture of the local workspace, by the browser test
+	README_SCREENSHOT=docs/local-workspace.png TEST_DATABASE=sqlite $(BIN)/pytest -q tests/test_browser.py -k readme_picture
 
 bench: $(VENV)/.dev  ## benchmarks; figures go in the README
 	$(BIN)/python bench/ingest.py

@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+# The local workspace's defaults: a mention every 3 s or so, targets 30 times faster
+# (a P2's first hour in 2 minutes), the page at http://127.0.0.1:8800/.
+LOCAL = {"every": 3.0, "speed": 30.0, "port": 8800}
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="app.py",
@@ -54,7 +59,18 @@ def parser() -> argparse.ArgumentParser:
     local = commands.add_parser(
         "local", help="a built-in local Slack workspace fed with Brightwave sample mentions"
     )
-    local.add_argument("--every", type=float, default=2.0, help="seconds between sample mentions")
+    local.add_argument(
+        "--every", type=float, default=LOCAL["every"], help="seconds between sample mentions"
+    )
+    local.add_argument(
+        "--speed",
+        type=float,
+        default=LOCAL["speed"],
+        help="response targets and reminders this many times faster than configured",
+    )
+    local.add_argument(
+        "--port", type=int, default=LOCAL["port"], help="where the web page is served"
+    )
     local.set_defaults(command=run_local)
     commands.add_parser(
         "serve", help="HTTP mode for Slack (Socket Mode when SLACK_APP_TOKEN is set)"
@@ -85,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args, settings: Settings, org) -> int:
     if settings.slack_bot_token is None:
-        args.every = 2.0
+        vars(args).update(LOCAL)
         return run_local(args, settings, org)
     return serve(args, settings, org)
 
@@ -104,7 +120,7 @@ def serve(_args, settings: Settings, org) -> int:
 def run_local(args, settings: Settings, org) -> int:
     from bot.local import run_local_workspace
 
-    run_local_workspace(settings, org, every=args.every)
+    run_local_workspace(settings, org, every=args.every, speed=args.speed, port=args.port)
     return 0
 
 

@@ -6,13 +6,16 @@ import copy
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import Fault, FaultBook
 from .limits import Limits, RateLimiter
 from .model import Call, Channel, Message, User
 from .server import Api, FakeHTTPServer
 from .workspace import EventCallback, Workspace
+
+if TYPE_CHECKING:
+    from .client import WebClient
 
 
 class FakeSlack:
@@ -109,8 +112,10 @@ class FakeSlack:
         tz: str = "UTC",
         email: str | None = None,
         is_bot: bool = False,
+        title: str = "",
     ) -> str:
-        return self.workspace.add_user(User(user_id, name, real_name, tz, email, is_bot))
+        user = User(user_id, name, real_name, tz, email, is_bot, title=title)
+        return self.workspace.add_user(user)
 
     def add_channel(
         self,
@@ -247,6 +252,10 @@ class FakeSlack:
         ws = self.workspace
         with ws.lock:
             return [f.to_api(ws.root_url) | {"content": f.data} for f in ws.files.values()]
+
+    def attach_client(self, client: WebClient) -> None:
+        """Serve the web client (bot/fakeslack/client.py) at this server's root."""
+        self._api.client = client
 
     def subscribe(self, callback: EventCallback) -> None:
         """callback(event) after every workspace change; events carry a "type" key."""

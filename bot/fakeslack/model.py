@@ -37,11 +37,13 @@ class User:
     email: str | None = None
     is_bot: bool = False
     deleted: bool = False
+    title: str = ""  # the job title on the profile: "Billing lead"
 
     def to_api(self, team_id: str) -> dict[str, Any]:
         profile: dict[str, Any] = {
             "real_name": self.real_name or self.name,
             "display_name": self.name,
+            "title": self.title,
         }
         if self.email:
             profile["email"] = self.email

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import api_chat, api_conversations, api_misc, api_views
@@ -25,6 +25,9 @@ from .limits import RateLimiter
 from .model import Call, SlackError
 from .request import Args, Handler, Request
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .client import WebClient
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class Api:
 
     def __init__(self, ws: Workspace, limiter: RateLimiter, faults: FaultBook, token: str) -> None:
         self.ws, self.limiter, self.faults, self.token = ws, limiter, faults, token
+        self.client: WebClient | None = None  # the web page, once an app is installed
 
     def _record(self, method: str, params: dict[str, Any]) -> Call:
         call = Call(method, params)
@@ -303,6 +307,10 @@ class FakeHandler(BaseHTTPRequestHandler):
             return api.special("response_url", payload, lambda r: api_chat.respond(r, segments[1]))
         if segments[0] == "files" and len(segments) >= 2:
             return self._download(segments[1])
+        if api.client is not None and segments[0] in ("", "static", "client"):
+            answer = api.client.post(path, body) if self.command == "POST" else None
+            status, data, kind = answer or api.client.get(path, dict(parse_qsl(query)))
+            return Reply(status, data, kind)
         return Reply(404, b"not found", "text/plain; charset=utf-8")
 
     def _upload(self, file_id: str, body: bytes) -> Reply:
@@ -323,10 +331,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         ws = self.server.api.ws
         with ws.lock:
             stored = ws.files.get(file_id)
-            data = stored.data if stored else None
-        if data is None:
+        if stored is None or stored.data is None:
             return Reply(404, b"file not found", "text/plain; charset=utf-8")
-        return Reply(200, data, "application/octet-stream")
+        return Reply(200, stored.data, stored.to_api(ws.root_url)["mimetype"])
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
