@@ -34,6 +34,7 @@ from escalation.kpis import themes as frequent_terms
 from escalation.models import Mention
 from escalation.people import Directory
 from prompts.digest import render_themes_prompt, themes_problem
+from escalation.permissions import stranger_refusal
 
 log = logging.getLogger(__name__)
 HOLD = timedelta(minutes=2)  # at most this long for the chart and themes before the digest goes
@@ -185,7 +186,7 @@ class DigestDesk:
         """`/social digest [period]` for one person: their departments, in their time zone."""
         person = self.org.person_by_slack_id(slack_id)
         if person is None:
-            raise NotAllowed("Only people in the organisation file can see the digest.")
+            raise NotAllowed(stranger_refusal(self.directory))
         timezone, now = self.org.timezone_of(slack_id), self.clock()
         start, end = period_window(period, timezone, now)
         title = f"📊 Digest, {TITLES.get(period, 'the last 24 hours')}"

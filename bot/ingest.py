@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from escalation.triage import Assessment, MentionFacts, TriageContext, TriageRul
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 MAX_SKEW_SECONDS = 300
+UNIX_SECONDS = re.compile(r"[0-9]{1,20}")
 
 
 class IngestError(Exception):
@@ -61,9 +63,13 @@ def verify(secret: str, timestamp: str | None, signature: str | None, body: byte
     """Raise IngestError(401) unless the request was signed with `secret` in the last 5 minutes."""
     if not timestamp or not signature:
         raise IngestError(401, "missing X-Ingest-Timestamp or X-Ingest-Signature")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses, as it refuses
+    # numbers of more than 4,300 digits.
+    if not UNIX_SECONDS.fullmatch(timestamp) or abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         raise IngestError(401, "stale or invalid X-Ingest-Timestamp (allowed: 5 minutes)")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    # As bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    expected = sign(secret, timestamp, body).encode()
+    if not hmac.compare_digest(expected, signature.encode(errors="replace")):
         raise IngestError(401, "signature does not match")
 
 

@@ -28,7 +28,7 @@ from escalation.models import (
     Outbox,
     OutboxKind,
 )
-from escalation.people import Directory, Role
+from escalation.people import Directory, Role, person
 from escalation.sla import due_nags
 
 REDRAW = {
@@ -154,7 +154,9 @@ def snooze(*, db, nag_id: int, actor, org: Directory, now: datetime) -> Nag:
         db.scalars(select(Outbox.payload["user"].as_string()).where(Outbox.nag_id == nag.id))
     )
     if actor.id not in sent_to:
-        raise NotAllowed("Only the person this reminder was sent to can snooze it.")
+        named = ", ".join(person(p) for p in sorted(filter(None, sent_to)))
+        who = f" ({named})" if named else ""
+        raise NotAllowed(f"Only the person this reminder was sent to{who} can snooze it.")
     ladder = org.policies.ladder
     base = nag.step.split("/")[0]
     count = nag.snoozes + 1

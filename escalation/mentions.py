@@ -52,7 +52,7 @@ class Author(BaseModel):
 
     handle: Annotated[str, StringConstraints(pattern=r"^@?[^\s\x00-\x1f]{1,255}$")]
     display_name: Name | None = None
-    followers: int = Field(default=0, ge=0, le=10_000_000_000)
+    followers: int = Field(default=0, ge=0, le=2**31 - 1)  # the column is a 32-bit integer
     verified: bool = False
 
 

@@ -60,9 +60,9 @@ def refusal(
 ) -> str | None:
     """None when `actor` may do `action`; otherwise the sentence telling them why not."""
     rule, verb = RULES[action], VERBS.get(action, action.value)
-    managers = ", ".join(person(m) for m in directory.with_role(Role.MANAGER)) or "a manager"
+    managers = _managers(directory)
     if not actor.known:
-        return f"You are not in the bot's organisation file yet; ask {managers} to add you."
+        return stranger_refusal(directory)
     if actor.roles & rule.override:
         return None
     if not actor.roles & rule.roles:
@@ -75,6 +75,16 @@ def refusal(
         leads = ", ".join(person(lead) for lead in department.leads)
         return f"Only members of {department.name} can {verb} this escalation; ask {leads}."
     return None
+
+
+def stranger_refusal(directory: Directory) -> str:
+    """What someone who is not in the organisation file is told, whatever they tried: the
+    cases, crises and digests are the organisation's, and who can add them."""
+    return f"You are not in the bot's organisation file yet; ask {_managers(directory)} to add you."
+
+
+def _managers(directory: Directory) -> str:
+    return ", ".join(person(m) for m in directory.with_role(Role.MANAGER)) or "a manager"
 
 
 def _roles(roles: frozenset[Role]) -> str:

@@ -85,11 +85,13 @@ def _submitter(service, block_id: str, argument: str, empty: str):
             ack(response_action="errors", errors={block_id: empty})
             return
 
+        case_id, escalation_id = escalation_ref(f"{meta.get('case')}:{meta.get('escalation')}")
+
         def change(db):
             service(
                 db=db,
-                case_id=int(meta["case"]),
-                escalation_id=int(meta["escalation"]),
+                case_id=case_id,
+                escalation_id=escalation_id,
                 actor=services.actor(body["user"]["id"]),
                 org=services.org,
                 now=services.now(),

@@ -11,7 +11,8 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
-from bot.views.home import home_view
+from bot.views.home import home_view, stranger_home
+from escalation.permissions import stranger_refusal
 from escalation.queues import queue_for
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ def home_opened(body, client, services):
 def publish_home(client, services: Services, user: str) -> None:
     """Draw the person's queue as it is now and publish it as their Home tab."""
     actor = services.actor(user)
+    if not actor.known:  # anyone in the workspace may open the tab; the queue is the staff's
+        client.views_publish(user_id=user, view=stranger_home(stranger_refusal(services.org)))
+        return
     with services.read() as db:
         queue = queue_for(db, slack_id=user, departments=actor.departments)
         view = home_view(queue, services.org, services.now())

@@ -41,19 +41,31 @@ class Click:
         return f"click:{self.message_ts}:{self.action_id}:{self.action_ts}"
 
 
+MAX_ID = 2**31 - 1  # row ids are 32-bit integer columns
+
+
+def number(text: str) -> int | None:
+    """'12' -> 12; None unless ASCII digits that can be a row's id (str.isdigit() also takes
+    '²', which int() refuses, and a database refuses a number past its column's range)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
+        return None
+    return int(text)
+
+
 def case_ref(value: str) -> int:
     """'12' -> case 12."""
-    if not value.isdigit():
+    if (case := number(value)) is None:
         raise BadPayload(f"not a case reference: {value[:40]!r}")
-    return int(value)
+    return case
 
 
 def escalation_ref(value: str) -> tuple[int, int]:
     """'12:5' -> (case 12, escalation 5)."""
     case, _, escalation = value.partition(":")
-    if not (case.isdigit() and escalation.isdigit()):
+    case_id, escalation_id = number(case), number(escalation)
+    if case_id is None or escalation_id is None:
         raise BadPayload(f"not an escalation reference: {value[:40]!r}")
-    return int(case), int(escalation)
+    return case_id, escalation_id
 
 
 def choice(value: str) -> tuple[str, str]:
@@ -66,9 +78,12 @@ def choice(value: str) -> tuple[str, str]:
 
 def metadata(view: dict) -> dict:
     try:
-        return json.loads(view.get("private_metadata") or "{}")
+        found = json.loads(view.get("private_metadata") or "{}")
     except ValueError as exc:
         raise BadPayload("private_metadata is not ours") from exc
+    if not isinstance(found, dict):  # the bot only writes objects there
+        raise BadPayload("private_metadata is not ours")
+    return found
 
 
 def field(view: dict, block_id: str) -> str | None:

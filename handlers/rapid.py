@@ -30,10 +30,11 @@ from escalation import crises
 from escalation.crises import CrisisRoleName, Severity
 from escalation.crisis_report import overview
 from escalation.errors import InvalidTransition, NotAllowed, NotFound, NotUnderstood
+from escalation.permissions import stranger_refusal
 from escalation.store import first_time
 from escalation.surge import SurgeAlert
 from handlers.actions import apply_submission
-from handlers.payloads import BadPayload, Click, field, metadata
+from handlers.payloads import MAX_ID, BadPayload, Click, field, metadata, number
 
 ROLE_ARGS = re.compile(r"^(\w+)\s+<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 PERMALINK = re.compile(r"/archives/([CG][A-Z0-9]+)/p(\d{10})(\d{6})(?:\?.*thread_ts=([\d.]+))?")
@@ -80,6 +81,12 @@ class Asked:
         """The team, if the person is on it; NotAllowed (said to them) otherwise."""
         return _team_only(self.services, self.user, verb)
 
+    def known_only(self) -> None:
+        """For the verbs anyone may use: anyone in the organisation file, or on the team (whose
+        user group may hold people who are not in it); NotAllowed (said to them) otherwise."""
+        if not self.services.actor(self.user).known and self.user not in self.desk.team():
+            raise NotAllowed(stranger_refusal(self.services.org))
+
     def open_crisis(self):
         """The crisis the command is about, if it is open."""
         with self.services.read() as db:
@@ -105,10 +112,8 @@ def _team_only(services: Services, user: str, verb: str) -> frozenset[str]:
 def rapid(ack, body, client, services, respond):
     ack()
     asked = Asked.of(body, client, services, respond)
-    verbs = {"declare": declare, "status": status, "update": open_update, "role": role}
-    verbs |= {"link": link, "close": open_close}
-    if asked.verb in verbs:
-        verbs[asked.verb](asked)
+    if asked.verb in VERBS:
+        VERBS[asked.verb](asked)
         return
     typed = (body.get("text") or "").strip()
     unknown = typed if typed and asked.verb != "help" else None
@@ -122,6 +127,7 @@ def declare(asked: Asked) -> None:
 
 
 def status(asked: Asked) -> None:
+    asked.known_only()
     with asked.services.read() as db:
         states = overview(db)
     now, cadence = asked.services.now(), asked.desk.cadence
@@ -168,6 +174,7 @@ def role(asked: Asked) -> None:
 
 
 def link(asked: Asked) -> None:
+    asked.known_only()
     services, team = asked.services, asked.desk.team()
     with services.unit() as db:
         crisis = crises.crisis_for(db, asked.channel)
@@ -188,8 +195,9 @@ def _case_reference(db, typed: str) -> int:
     """A case number, a link to its triage card (or a reply in its thread), or its post's link;
     Slack sends links as <https://...> or <https://...|label>."""
     reference = typed.strip().removeprefix("<").removesuffix(">").partition("|")[0]
-    if number := CASE_NUMBER.match(reference):
-        return int(number.group(1))
+    found = CASE_NUMBER.match(reference)
+    if found and (case_id := number(found.group(1))) is not None:
+        return case_id
     if card := PERMALINK.search(reference):
         channel, seconds, micros, thread = card.groups()
         return crises.case_at(db, channel_id=channel, ts=thread or f"{seconds}.{micros}")
@@ -198,18 +206,28 @@ def _case_reference(db, typed: str) -> int:
     raise NotUnderstood("Say which case: `link 12`, or paste its triage card's link or the post's.")
 
 
+VERBS: dict[str, Callable[[Asked], None]] = {
+    "declare": declare,
+    "status": status,
+    "update": open_update,
+    "role": role,
+    "link": link,
+    "close": open_close,
+}  # and help, which anything else gets too
+
+
 # --- modals -------------------------------------------------------------------------------------
 
 
 def _numbers(text: str | None) -> list[int] | None:
     """'12, 15 #18' -> [12, 15, 18]; None if something else is in there."""
     parts = re.split(r"[\s,;]+", (text or "").replace("#", " ").strip())
-    parts = [p for p in parts if p]
-    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else None
+    found = [number(p) for p in parts if p]
+    return None if None in found else found
 
 
 def _reference(value) -> int:
-    if not isinstance(value, int):
+    if not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise BadPayload("private_metadata is not ours")
     return value
 
@@ -312,10 +330,10 @@ def surge_declare(ack, body, client, services):
     ack()
     click = Click.of(body)
     _team_only(services, click.user, "declare a crisis")
-    if not click.value.isdigit():
+    if (surge_id := number(click.value)) is None:
         raise BadPayload(f"not a surge alert: {click.value[:40]!r}")
     with services.read() as db:
-        surge = db.get(SurgeAlert, int(click.value))
+        surge = db.get(SurgeAlert, surge_id)
         if surge is None:
             raise NotFound("That surge alert no longer exists.")
         alert = surge.alert
@@ -333,7 +351,7 @@ def archive(ack, body, services, respond):
     """Archive a closed crisis's war room: recorded only if Slack archived it."""
     ack()
     click, rapid_desk = Click.of(body), desk(services)
-    if not click.value.isdigit():
+    if (crisis_id := number(click.value)) is None:
         raise BadPayload(f"not a crisis: {click.value[:40]!r}")
     team = rapid_desk.team()
     with services.unit() as db:
@@ -341,7 +359,7 @@ def archive(ack, body, services, respond):
             return
         crisis = crises.archive(
             db=db,
-            crisis_id=int(click.value),
+            crisis_id=crisis_id,
             actor=services.actor(click.user),
             team=team,
             now=services.now(),

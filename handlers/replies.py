@@ -17,7 +17,7 @@ from escalation.errors import InvalidTransition
 from escalation.models import Case, Reply, Suggestion
 from escalation.store import first_time
 from handlers.actions import apply_click, apply_submission
-from handlers.payloads import BadPayload, Click, case_ref, field, metadata
+from handlers.payloads import MAX_ID, BadPayload, Click, case_ref, field, metadata, number
 
 
 def register(app: App) -> None:
@@ -35,10 +35,10 @@ def register(app: App) -> None:
 
 def refs(value: str, count: int) -> list[int]:
     """'12:3' -> [12, 3]: the case, then the suggestion (and draft) or reply a button acts on."""
-    parts = value.split(":")
-    if len(parts) != count or not all(p.isdigit() for p in parts):
+    found = [number(p) for p in value.split(":")]
+    if len(found) != count or None in found:
         raise BadPayload(f"not a reply reference: {value[:40]!r}")
-    return [int(p) for p in parts]
+    return found
 
 
 def desk(services: Services) -> ReplyDesk:
@@ -164,7 +164,7 @@ def submit_edit(ack, body, view, services):
 def _optional_int(value) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int):
+    if not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise BadPayload("private_metadata is not ours")
     return value
 

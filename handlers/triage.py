@@ -40,7 +40,8 @@ def _simple(service, confirmation: str, *, moves_ownership: bool = False):
 
         def change(db, click, actor):
             case_id = case_ref(click.value)
-            owner = db.get_one(Case, case_id).owner_id if moves_ownership else None
+            case = db.get(Case, case_id) if moves_ownership else None  # none: NotFound below
+            owner = case.owner_id if case else None
             if owner not in (None, clicker):
                 homes.append(owner)
             service(db=db, case_id=case_id, actor=actor, org=services.org, now=services.now())

@@ -208,7 +208,7 @@ def test_social_digest_shows_the_digest_to_whoever_asks(driver, fake_slack, sess
 
     fake_slack.add_user(NINA, "nina", "Nina Ruiz")  # in Slack, not in the organisation file
     assert driver.command(NINA, "/social", "digest").ok
-    refusal = "Only people in the organisation file can see the digest."
+    refusal = "You are not in the bot's organisation file yet; ask <@U0SAM0001> to add you."
     wait_until(lambda: [e["text"] for e in fake_slack.ephemerals(user=NINA)] == [refusal])
 
 

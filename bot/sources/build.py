@@ -40,7 +40,7 @@ def _x(sources: Sources, settings: SourceSettings) -> Source | None:
     from bot.sources import x  # tweepy is loaded only where X is on
 
     log.info("source x:%s is the account @%s", settings.x_user_id, sources.x.account)
-    return x.XSource(settings.x_user_id, x.make_client(token))
+    return x.XSource(settings.x_user_id, x.make_client(token, settings.x_api_url))
 
 
 def _mastodon(sources: Sources, settings: SourceSettings) -> Source | None:

@@ -56,12 +56,12 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def make_client(bearer_token: str) -> tweepy.Client:
+def make_client(bearer_token: str, api_url: str = X_API) -> tweepy.Client:
     """A client that raises on a rate limit (never sleeps) and gives up on a silent server."""
     # tweepy logs request headers, bearer token included, at DEBUG.
     logging.getLogger("tweepy.client").setLevel(logging.INFO)
     client = tweepy.Client(bearer_token, return_type=dict, wait_on_rate_limit=False)
-    client.session = _TimeoutSession()
+    client.session = _TimeoutSession(api_url)
     return client
 
 

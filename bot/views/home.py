@@ -42,6 +42,12 @@ def home_view(queue: Queue, org: Directory, now: datetime) -> dict:
     return {"type": "home", "blocks": [b for b in blocks if b]}
 
 
+def stranger_home(refusal: str) -> dict:
+    """The Home tab of someone who is not in the organisation file: no queue, whom to ask."""
+    header = {"type": "header", "text": plain("Your social queue", 150)}
+    return {"type": "home", "blocks": [header, mrkdwn_section(refusal)]}
+
+
 def _list(title: str, listed: Listed, lines: list[str]) -> dict:
     """One section: a title with the count, as many lines as fit, and how many more there are."""
     kept, size = [], 0
