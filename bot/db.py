@@ -15,10 +15,28 @@ ROOT = Path(__file__).resolve().parent.parent
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for `url`; SQLite files get their folder, WAL mode and immediate transactions."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pool_timeout: float = 30.0,
+    connect_timeout: int = 10,
+) -> Engine:
+    """An engine for `url`; SQLite files get their folder, WAL mode and immediate transactions.
+
+    On PostgreSQL every connection is checked as it leaves the pool (pre-ping), so connections a
+    server restart dropped are replaced instead of failing the next request; `max_overflow`
+    defaults to `pool_size`."""
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": connect_timeout},
+        )
     _make_sqlite_folder(url)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_on_connect)

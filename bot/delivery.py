@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import logging
 import random
+import re
 import threading
 import urllib.error
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
+from bot.logs import FailureSeries, correlation_id
 from bot.metrics import Metrics
 from bot.render import DIRECT, POST, UPDATE_PACE, Defer, Renderer, Skip, SlackCall, pace_key
 from escalation.models import ChannelPace, Outbox, OutboxStatus
@@ -33,6 +35,10 @@ log = logging.getLogger(__name__)
 CANDIDATES = 25
 HISTORY_PAGES = 5
 MAX_BACKOFF = timedelta(minutes=5)
+# The longest the worker ever holds a channel (Retry-After is honoured up to this). A channel
+# held for longer than this, plus its burst, was held by a clock that has since gone back.
+MAX_HOLD = timedelta(minutes=15)
+INCIDENT = re.compile(r"^\[([0-9a-f]{12})\] ")
 METADATA_TYPE = "outbox"
 # Errors that say the message itself can never be sent; anything else is tried again later.
 PERMANENT_ERRORS = {
@@ -99,14 +105,16 @@ class DeliveryWorker:
         self.pacing, self.update_pacing, self.lease = pacing, update_pacing, lease
         self.wake = threading.Event()
         self.direct_channels: dict[str, str] = {}
+        self.failures = FailureSeries(log, "delivery worker: cycle")
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Deliver until `stop` is set; `wake` ends an idle wait when new work is committed."""
         while not stop.is_set():
             try:
                 wait = self.deliver_one()
-            except Exception:  # the database may be restarting: log, wait, go on
-                log.exception("delivery worker: cycle failed; retrying")
+                self.failures.succeeded()
+            except Exception as exc:  # the database may be restarting: log once, wait, go on
+                self.failures.failed(exc)
                 wait = poll_seconds
             if wait == float("inf"):  # nothing due: new work may wake us
                 self.wake.wait(poll_seconds)
@@ -208,10 +216,16 @@ class DeliveryWorker:
 
     def _find_posted(self, taken: Taken) -> tuple[str, str] | None:
         """The (channel, ts) of this job's message if an earlier attempt did post it."""
-        if taken.channel_id is None or taken.call.method != POST:
+        # A reply in a thread is not in the channel's history: it is looked for in its thread,
+        # whose channel the call names by id.
+        thread = taken.call.args.get("thread_ts")
+        channel = taken.call.args.get("channel") if thread else taken.channel_id
+        if channel is None or taken.call.method != POST:
             return None
         try:
-            return find_outbox_message(self.client, taken.channel_id, taken.id, taken.created_at)
+            return find_outbox_message(
+                self.client, channel, taken.id, taken.created_at, thread_ts=thread
+            )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning("outbox %s: cannot read history (%s); sending again", taken.id, exc)
             return None
@@ -219,6 +233,7 @@ class DeliveryWorker:
     def _sent(self, taken: Taken, channel: str, ts: str) -> None:
         with unit_of_work(self.sessions) as db:
             job = db.get_one(Outbox, taken.id)
+            incident, attempts = incident_of(job.last_error), job.attempts
             job.status, job.in_flight, job.sent_at = OutboxStatus.SENT, False, self.clock()
             job.result_channel, job.result_ts, job.last_error = channel, ts, None
             self.renderer.record(job, channel, ts)
@@ -228,15 +243,36 @@ class DeliveryWorker:
                 .where(ChannelPace.channel == taken.call.pace_key)
                 .values(failures=0, **learnt)
             )
+        if incident:
+            log.info(
+                "outbox %s: sent at attempt %s [correlation id %s]", taken.id, attempts, incident
+            )
         self.metrics.deliveries.labels("sent").inc()
 
     def _failed(self, taken: Taken, status: int | None, error: str | None, exc: Exception) -> None:
+        reason = f"{status or ''} {error or exc}".strip()
         with unit_of_work(self.sessions) as db:
             job = db.get_one(Outbox, taken.id)
+            ongoing = incident_of(job.last_error)
             job.in_flight = status is None
-            job.last_error = f"{status or ''} {error or exc}".strip()[:512]
+            job.last_error = reason[:512]
             result = self._reschedule(db, job, taken.call.pace_key, status, error, exc)
+            incident = ongoing or (None if result == "ratelimited" else correlation_id())
+            if incident:  # the series of failures of one job shares one id, in its row
+                job.last_error = f"[{incident}] {reason}"[:512]
+            attempts = job.attempts
+        self._log_failure(taken.id, result, reason, attempts, incident, first=ongoing is None)
         self.metrics.deliveries.labels(result).inc()
+
+    @staticmethod
+    def _log_failure(job_id: int, result: str, reason: str, attempts: int, incident, first):
+        """One line per failing job, not one per attempt: Slack down for an hour is one warning
+        a message (and one line when it is sent at last), whatever the retries in between."""
+        if result == "ratelimited":  # Slack said when to come back: nothing went wrong
+            return
+        level = logging.ERROR if result == "dead" else logging.WARNING if first else logging.DEBUG
+        what = "Slack refused it for good" if result == "dead" else f"attempt {attempts} failed"
+        log.log(level, "outbox %s: %s: %s [correlation id %s]", job_id, what, reason, incident)
 
     def _reschedule(self, db: Session, job: Outbox, pace_key: str, status, error, exc) -> str:
         now = self.clock()
@@ -248,11 +284,9 @@ class DeliveryWorker:
             return "ratelimited"
         if status is not None and status < 500 and error in PERMANENT_ERRORS:
             job.status = OutboxStatus.DEAD
-            log.error("outbox %s: Slack refused it for good: %s", job.id, job.last_error)
             return "dead"
         wait = channel_failed(db, channel=pace_key, now=now, pacing=self._pacing(pace_key))
         job.due_at = now + wait
-        log.warning("outbox %s: attempt %s failed: %s", job.id, job.attempts, job.last_error)
         return "retry"
 
     def queue_sizes(self) -> dict[str, int]:
@@ -267,18 +301,32 @@ class DeliveryWorker:
         return {status: counts.get(status, 0) for status in ("pending", "dead")}
 
 
+def incident_of(last_error: str | None) -> str | None:
+    """The correlation id of the failures a job is going through, if it is."""
+    found = INCIDENT.match(last_error or "")
+    return found.group(1) if found else None
+
+
 def find_outbox_message(
-    client: WebClient, channel_id: str, outbox_id: int, since: datetime
+    client: WebClient,
+    channel_id: str,
+    outbox_id: int,
+    since: datetime,
+    thread_ts: str | None = None,
 ) -> tuple[str, str] | None:
-    """Search the channel's history since `since` for the message carrying `outbox_id`."""
+    """Search the channel's history since `since` (or the thread of `thread_ts`, whose
+    replies the history leaves out) for the message carrying `outbox_id`."""
     cursor = None
+    read = client.conversations_replies if thread_ts else client.conversations_history
+    where = {"ts": thread_ts} if thread_ts else {}
     for _ in range(HISTORY_PAGES):
-        page = client.conversations_history(
+        page = read(
             channel=channel_id,
             oldest=f"{since.timestamp() - 1:.6f}",
             include_all_metadata=True,
             limit=200,
             cursor=cursor,
+            **where,
         )
         for message in page.get("messages", []):
             metadata = message.get("metadata") or {}
@@ -300,7 +348,7 @@ def retry_after(exc: Exception) -> timedelta:
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
     value = value[0] if isinstance(value, list) else value
     try:
-        return timedelta(seconds=max(1, int(value)))
+        return min(timedelta(seconds=max(1, int(value))), MAX_HOLD)
     except ValueError:
         return timedelta(seconds=1)
 
@@ -320,6 +368,13 @@ def take_slot(db: Session, *, channel: str, now: datetime, pacing: Pacing) -> fl
     pace = _lock_pace(db, channel, now)
     if pace is None:  # another replica is taking a slot on this channel right now
         return pacing.interval.total_seconds()
+    if pace.next_at - now > MAX_HOLD + pacing.interval * pacing.burst:
+        # Nothing holds a channel this long: it was held by a clock that has since gone back
+        # (an NTP step). Waiting for that clock to come round again would stall the channel.
+        log.warning(
+            "channel %s: held until %s, after now (%s); clock went back", channel, pace.next_at, now
+        )
+        pace.next_at = now
     earliest = pace.next_at - pacing.interval * (pacing.burst - 1)
     if now < earliest:
         return (earliest - now).total_seconds()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -21,7 +21,7 @@ from waitress.server import create_server
 
 import handlers
 from bot.config import OrgConfig
-from bot.db import make_engine, migrate, session_factory
+from bot.db import make_engine, migrate, session_factory, unit_of_work
 from bot.delivery import DeliveryWorker, Pacing, utcnow
 from bot.digest import DigestDesk
 from bot.ingest import Ingestor
@@ -36,6 +36,7 @@ from bot.sources.settings import SourceSettings
 from bot.ticker import Ticker
 from bot.warroom import RapidDesk
 from bot.web import WebApp
+from escalation.store import first_time
 
 log = logging.getLogger(__name__)
 SLACK_TIMEOUT_SECONDS = 10
@@ -145,7 +146,7 @@ def build_replica(
     ingest_secret = settings.require_ingest_secret()
     if run_migrations:
         migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, **settings.engine_options())
     sessions = session_factory(engine)
     metrics, directory = Metrics(), org.directory()
     client = slack_client(settings, token)
@@ -215,5 +216,36 @@ def build_bolt_app(client: WebClient, signing_secret: str, services: Services) -
         listener_executor=ThreadPoolExecutor(max_workers=64, thread_name_prefix="listener"),
         logger=logging.getLogger("bolt"),
     )
+    app.middleware(delivered_once(services.sessions, services.clock))
     handlers.register(app, services)
     return app
+
+
+def delivered_once(sessions: sessionmaker[Session], clock):
+    """A Bolt middleware that answers a request Slack delivers again (its retry of an event, or
+    the same request resent after a timeout, perhaps to another replica) with a 200 and runs
+    nothing: a slash command, a shortcut or a button that opens a modal would otherwise act
+    twice, or fail on its spent trigger id and tell the person something went wrong."""
+
+    def once(body: dict, next_):
+        key = delivery_key(body)
+        if key is not None:
+            with unit_of_work(sessions) as db:
+                if not first_time(db, key=key, now=clock()):
+                    log.info("Slack delivered %s again; it was handled the first time", key)
+                    return BoltResponse(status=200, body="")
+        next_()
+
+    return once
+
+
+def delivery_key(body: dict) -> str | None:
+    """What names one event or one person's action across Slack's deliveries of it: the event
+    id, or the trigger id Slack mints for each command, click and shortcut. Modal submissions
+    are left to their listeners (each is applied once), whose answer may carry the errors to
+    show again."""
+    if body.get("type") == "event_callback":
+        return f"slack-event:{body['event_id']}" if body.get("event_id") else None
+    if body.get("type") in ("view_submission", "view_closed", "block_suggestion"):
+        return None
+    return f"slack-trigger:{body['trigger_id']}" if body.get("trigger_id") else None

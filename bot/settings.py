@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = "sqlite:///var/socialbot.db"
+    # PostgreSQL connections per replica: the pool keeps `pool_size` open and opens up to
+    # `max_overflow` more under load; a request waits `pool_timeout` for one, then fails (503).
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long opening a connection may take before it fails (a server down, not refusing).
+    database_connect_timeout_seconds: int = Field(default=10, ge=1)
     ingest_secret: SecretStr | None = None
     bot_config: Path = Path("config.example.yaml")
     host: str = "0.0.0.0"
@@ -44,6 +51,15 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
     nag_tick_seconds: float = Field(default=15.0, gt=0)  # how often due reminders are sent
+
+    def engine_options(self) -> dict:
+        """The keyword arguments of `bot.db.make_engine` these settings choose."""
+        return {
+            "pool_size": self.database_pool_size,
+            "max_overflow": self.database_max_overflow,
+            "pool_timeout": self.database_pool_timeout_seconds,
+            "connect_timeout": self.database_connect_timeout_seconds,
+        }
 
     def secret_values(self) -> list[str]:
         """Every secret this process knows, so that logging can redact them."""

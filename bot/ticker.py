@@ -4,6 +4,10 @@ queue the managers' digests that are due (bot/digest.py).
 
 There is never a job per case: reminders are rows, and the ticker of whichever replica gets
 to a due row first sends it (the row is locked and marked in one transaction).
+
+What is due is decided by `clock`, the wall clock every part of the replica shares, so a
+clock that jumps sends what fell due in the jump once. APScheduler 3 plans the ticks in wall
+time too: a clock stepped back by an hour (a restored VM) pauses the ticks for that hour.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import unit_of_work
 from bot.digest import DigestDesk
+from bot.logs import FailureSeries
 from bot.sources.poller import Poller
 from bot.warroom import RapidDesk
 from escalation.ladder import send_due_nags
@@ -41,32 +46,41 @@ class Ticker:
         self.every_seconds, self.on_sent, self.rapid = every_seconds, on_sent, rapid
         self.digests = digests
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.failures = {
+            name: FailureSeries(log, f"{name} tick")
+            for name in ("reminder", "crisis", "digest", "sources")
+        }
 
     def tick(self) -> int:
         """Send every reminder due now; returns how many."""
         try:
             with unit_of_work(self.sessions) as db:
                 sent = send_due_nags(db=db, org=self.org, now=self.clock())
-        except Exception:  # the database may be restarting; the next tick tries again
-            log.exception("reminder tick failed")
+        except Exception as exc:  # the database may be restarting; the next tick tries again
+            self.failures["reminder"].failed(exc)
             return 0
+        self.failures["reminder"].succeeded()
         if sent:
             self.on_sent()
         return sent
 
     def crisis_tick(self) -> None:
         """Continue the war rooms set up half-way; remind the ones that owe an update."""
-        try:
-            self.rapid.tick()
-        except Exception:  # the database or Slack may be restarting; the next tick tries again
-            log.exception("crisis tick failed")
+        self._guarded("crisis", self.rapid.tick)
 
     def digest_tick(self) -> None:
         """Queue the managers' digests now due (once each, whichever replica gets there first)."""
+        self._guarded("digest", self.digests.tick)
+
+    def _guarded(self, name: str, job: Callable[[], object]) -> None:
+        """Run `job`; the database or Slack may be restarting: the next tick tries again, and a
+        failure that lasts is logged once, not once a tick."""
         try:
-            self.digests.tick()
-        except Exception:  # the database may be restarting; the next tick tries again
-            log.exception("digest tick failed")
+            job()
+        except Exception as exc:
+            self.failures[name].failed(exc)
+        else:
+            self.failures[name].succeeded()
 
     def start(self, poller: Poller | None = None, poll_seconds: float = 60) -> None:
         """Tick the reminders (and crises); with a poller, also poll the sources that are due."""
@@ -76,10 +90,14 @@ class Ticker:
         if self.digests is not None:
             self._every(self.digest_tick, self.every_seconds, "digests")
         if poller is not None:
-            self._every(lambda: poller.poll_due(self.clock()), poll_seconds, "sources")
+            self._every(lambda: self._poll(poller), poll_seconds, "sources")
         self.scheduler.start()
 
-    def _every(self, job, seconds: float, name: str) -> None:
+    def _poll(self, poller: Poller) -> None:
+        self._guarded("sources", lambda: poller.poll_due(self.clock()))
+
+    def _every(self, job: Callable[[], object], seconds: float, name: str) -> None:
+        """Run `job` now, then every `seconds`; one run at a time, missed runs coalesced."""
         self.scheduler.add_job(
             job,
             "interval",

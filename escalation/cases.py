@@ -127,8 +127,11 @@ def case_of(db: Session, mention_id: int) -> int:
 
 
 def load_case(db: Session, case_id: int) -> Case:
-    """The case, locked for this transaction (FOR UPDATE on PostgreSQL)."""
-    case = db.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    """The case, locked for this transaction (FOR UPDATE on PostgreSQL), and read as it is
+    once the lock is ours: populate_existing, or a copy this session loaded earlier (to check a
+    permission, say) keeps the values from before another transaction's claim committed."""
+    locked = select(Case).where(Case.id == case_id).with_for_update()
+    case = db.scalar(locked.execution_options(populate_existing=True))
     if case is None:
         raise NotFound("That case no longer exists.")
     return case
@@ -451,14 +454,21 @@ def queue_update(
 ) -> None:
     """Queue a redraw of a card unless one is already waiting: it will draw the newest state.
 
-    A redraw edits a card where it is, so it names no channel of its own.
+    A redraw edits a card where it is, so it names no channel of its own. The waiting redraw is
+    locked (FOR UPDATE on PostgreSQL): a delivery worker taking it draws the card in that same
+    moment, from the state before this change commits; waiting for its lock lets the row be seen
+    as taken, and a new redraw is queued for this change.
     """
-    pending = select(Outbox.id).where(
-        Outbox.kind == kind,
-        Outbox.status == OutboxStatus.PENDING,
-        Outbox.in_flight.is_(False),
-        Outbox.case_id == case.id,
-        Outbox.escalation_id == escalation.id if escalation else Outbox.escalation_id.is_(None),
+    pending = (
+        select(Outbox.id)
+        .with_for_update()
+        .where(
+            Outbox.kind == kind,
+            Outbox.status == OutboxStatus.PENDING,
+            Outbox.in_flight.is_(False),
+            Outbox.case_id == case.id,
+            Outbox.escalation_id == escalation.id if escalation else Outbox.escalation_id.is_(None),
+        )
     )
     if db.scalar(pending) is None:
         key = f"{kind.value}:{uuid.uuid4().hex}"

@@ -358,8 +358,10 @@ def archive(
 
 
 def load(db: Session, crisis_id: int) -> Crisis:
-    """The crisis, locked for this transaction (FOR UPDATE on PostgreSQL)."""
-    crisis = db.scalar(select(Crisis).where(Crisis.id == crisis_id).with_for_update())
+    """The crisis, locked for this transaction (FOR UPDATE on PostgreSQL) and read afresh
+    under the lock (see escalation.cases.load_case)."""
+    locked = select(Crisis).where(Crisis.id == crisis_id).with_for_update()
+    crisis = db.scalar(locked.execution_options(populate_existing=True))
     if crisis is None:
         raise NotFound("That crisis no longer exists.")
     return crisis
