@@ -28,13 +28,8 @@ format: $(VENV)/.dev
 screenshot: $(VENV)/.dev  ## the README's picture of the local workspace, by the browser test
 	README_SCREENSHOT=docs/local-workspace.png TEST_DATABASE=sqlite $(BIN)/pytest -q tests/test_browser.py -k readme_picture
 
-bench: $(VENV)/.dev  ## benchmarks; figures go in the README
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/ack_latency.py
-	$(BIN)/python bench/deadlines.py
-	$(BIN)/python bench/prompt_cost.py
-	$(BIN)/python bench/surge.py
-	$(BIN)/python bench/digest.py
+bench: $(VENV)/.dev  ## every benchmark (30-60 min) into bench/RESULTS.md; ARGS=--quick: minutes
+	$(BIN)/python bench/run_all.py --postgres $(POSTGRES_URL) $(ARGS)
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -6,7 +6,7 @@
 2. Reminder lateness under load: a replica with a one-second ticker sends the ladders of 300
    cases opened together while mentions keep arriving; lateness is sent_at - due_at.
 
-    python bench/deadlines.py [--cases 1000000] [--postgres URL]
+    python bench/deadlines.py [--cases 1000000] [--postgres URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from bench.common import local_slack, settings_for  # noqa: E402
+from bench.common import (  # noqa: E402
+    POSTGRES_URL,
+    add_json_option,
+    local_slack,
+    row,
+    settings_for,
+    write_rows,
+)
 from bench.ingest import postgres_database  # noqa: E402
 from bot.db import make_engine, migrate, session_factory  # noqa: E402
 from bot.fakeslack import Limits  # noqa: E402
@@ -158,7 +165,7 @@ def percentiles(values: list[float]) -> str:
     )
 
 
-def run(name: str, scan_url: str, late_url: str, cases: int) -> list[str]:
+def run(name: str, scan_url: str, late_url: str, cases: int) -> dict:
     """One database kind: the scan over `cases` seeded cases, then lateness on a fresh one."""
     migrate(scan_url)
     started = time.perf_counter()
@@ -166,32 +173,58 @@ def run(name: str, scan_url: str, late_url: str, cases: int) -> list[str]:
     seeded = time.perf_counter() - started
     due, baseline = scan(scan_url)
     migrate(late_url)
-    return [
-        f"| {name} | {cases:,} | {due * 1000:.2f} ms | {baseline * 1000:.2f} ms | "
-        f"{due / baseline:.2f} | {seeded:.0f} s |",
-        f"| {name}: reminder lateness under load | {percentiles(lateness(late_url))} |",
-    ]
+    late = lateness(late_url)
+    return {"database": name, "due": due, "baseline": baseline, "seeded": seeded, "late": late}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES_URL)
+    add_json_option(parser)
     args = parser.parse_args()
-    lines = []
+    results = []
     with tempfile.TemporaryDirectory() as folder:
         scan_url, late_url = f"sqlite:///{folder}/scan.db", f"sqlite:///{folder}/late.db"
-        lines += run("SQLite", scan_url, late_url, args.cases)
+        results.append(run("SQLite", scan_url, late_url, args.cases))
     scan_url, drop_scan = postgres_database(args.postgres, "scan")
     late_url, drop_late = postgres_database(args.postgres, "late")
     try:
-        lines += run("PostgreSQL", scan_url, late_url, args.cases)
+        results.append(run("PostgreSQL", scan_url, late_url, args.cases))
     finally:
         drop_scan()
         drop_late()
     print("| database | cases | find 100 due reminders | 100 by primary key | ratio | seeding |")
     print("| --- | --- | --- | --- | --- | --- |")
-    print("\n".join(lines))
+    found = []
+    for r in results:
+        due, baseline, ratio = r["due"] * 1000, r["baseline"] * 1000, r["due"] / r["baseline"]
+        print(
+            f"| {r['database']} | {args.cases:,} | {due:.2f} ms | {baseline:.2f} ms | "
+            f"{ratio:.2f} | {r['seeded']:.0f} s |"
+        )
+        found.append(
+            row(
+                "Deadline scan",
+                f"{r['database']}: find the 100 due reminders among {2 * args.cases:,} "
+                f"pending ({args.cases:,} cases)",
+                f"{due:.2f} ms",
+                f"100 by primary key {baseline:.2f} ms; ratio {ratio:.2f}; "
+                f"seeded in {r['seeded']:.0f} s",
+            )
+        )
+    for r in results:
+        print(f"| {r['database']}: reminder lateness under load | {percentiles(r['late'])} |")
+        cuts = statistics.quantiles(r["late"], n=100, method="inclusive")
+        found.append(
+            row(
+                "Reminder lateness, one replica (tick 1 s, 300 ladders)",
+                f"{r['database']}: decided - due, p50 / p99 / max",
+                f"{cuts[49]:.2f} / {cuts[98]:.2f} / {max(r['late']):.2f} s",
+                f"{len(r['late'])} reminders, mentions arriving meanwhile",
+            )
+        )
+    write_rows(args.json, found)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ with an escalation and its acknowledgement deadline. Then times `compute_kpis` f
 day and the last 7 days (median of 5 runs, and the first run), without the index on
 cases.created_at, then with it (migration 0009 added it after these figures).
 
-    python bench/digest.py [--cases 1000000] [--per-day 5000] [--postgres URL]
+    python bench/digest.py [--cases 1000000] [--per-day 5000] [--postgres URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import make_url, text  # noqa: E402
 
+from bench.common import POSTGRES_URL, add_json_option, write_rows  # noqa: E402
+from bench.common import row as result_row  # noqa: E402
 from bench.ingest import postgres_database  # noqa: E402
 from bot.db import make_engine, migrate, session_factory  # noqa: E402
 from bot.report import kpi_options  # noqa: E402
@@ -239,8 +241,8 @@ def set_index(url: str, *, present: bool) -> None:
     engine.dispose()
 
 
-def measure(name: str, url: str, seed: Callable[[], None], per_day: int) -> list[str]:
-    """Seed, time, add the index, time again: one table row per window."""
+def measure(name: str, url: str, seed: Callable[[], None], per_day: int) -> list[dict]:
+    """Seed, time, add the index, time again: one result per window."""
     migrate(url)
     set_index(url, present=False)
     started = time.perf_counter()
@@ -250,8 +252,13 @@ def measure(name: str, url: str, seed: Callable[[], None], per_day: int) -> list
     set_index(url, present=True)
     indexed = time_kpis(url, per_day)
     return [
-        f"| {name} | {label} | {plain[label][1]:.2f} s ({plain[label][0]:.2f} s first) | "
-        f"{indexed[label][1]:.2f} s ({indexed[label][0]:.2f} s first) | {seeded:.0f} s |"
+        {
+            "database": name,
+            "window": label,
+            "plain": plain[label],
+            "indexed": indexed[label],
+            "seeded": seeded,
+        }
         for label in plain
     ]
 
@@ -260,19 +267,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--per-day", type=int, default=5_000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES_URL)
+    add_json_option(parser)
     args = parser.parse_args()
     if args.cases < 7 * args.per_day:
         parser.error("--cases must cover at least 7 days of --per-day")
-    lines = []
+    results = []
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/digest.db"
         seed = partial(seed_sqlite, path, args.cases, args.per_day)
-        lines += measure("SQLite", f"sqlite:///{path}", seed, args.per_day)
+        results += measure("SQLite", f"sqlite:///{path}", seed, args.per_day)
     url, drop = postgres_database(args.postgres, "digest")
     try:
         seed = partial(seed_postgres, url, args.cases, args.per_day)
-        lines += measure("PostgreSQL", url, seed, args.per_day)
+        results += measure("PostgreSQL", url, seed, args.per_day)
     finally:
         drop()
     print(f"{args.cases:,} cases, {args.per_day:,} a day: the KPIs of the last day and 7 days\n")
@@ -280,7 +288,24 @@ def main() -> None:
         "| database | window | without the index | with the index on cases.created_at | seeding |"
     )
     print("| --- | --- | --- | --- | --- |")
-    print("\n".join(lines))
+    found = []
+    for r in results:
+        (plain_first, plain), (first, median) = r["plain"], r["indexed"]
+        print(
+            f"| {r['database']} | {r['window']} | {plain:.2f} s ({plain_first:.2f} s first) | "
+            f"{median:.2f} s ({first:.2f} s first) | {r['seeded']:.0f} s |"
+        )
+        found.append(
+            result_row(
+                "Digest KPIs",
+                f"{r['database']}: the last {r['window']} over {args.cases:,} cases "
+                "(median of 5; first run)",
+                f"{median:.2f} s ({first:.2f} s)",
+                f"without the index on cases.created_at {plain:.2f} s; seeded in "
+                f"{r['seeded']:.0f} s",
+            )
+        )
+    write_rows(args.json, found)
 
 
 if __name__ == "__main__":

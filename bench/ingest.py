@@ -4,7 +4,7 @@ Both runs store the same rows (a case, its mention, its card job, its first-repl
 and the deadline's seven reminders, one transaction each) in the same process and database,
 so the ratio shows what HTTP, signing, validation, triage and deduplication cost.
 
-    python bench/ingest.py [--count 2000] [--clients 8] [--postgres URL]
+    python bench/ingest.py [--count 2000] [--clients 8] [--postgres URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.common import local_slack, settings_for  # noqa: E402
+from bench.common import (  # noqa: E402
+    POSTGRES_URL,
+    add_json_option,
+    local_slack,
+    row,
+    settings_for,
+    write_rows,
+)
 from bot.config import load_org_config  # noqa: E402
 from bot.db import make_engine, migrate, session_factory, unit_of_work  # noqa: E402
 from bot.ingest import sign  # noqa: E402
@@ -183,7 +190,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES_URL)
+    add_json_option(parser)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -196,12 +204,23 @@ def main() -> None:
     print(f"{args.count} mentions, {args.clients} concurrent clients\n")
     print("| database | webhook to committed | plain SQLAlchemy inserts | ratio |")
     print("| --- | --- | --- | --- |")
-    for row in rows:
-        ratio = row["webhook"] / row["baseline"]
+    results = []
+    for figures in rows:
+        ratio = figures["webhook"] / figures["baseline"]
         print(
-            f"| {row['database']} | {row['webhook']:,.0f}/s | {row['baseline']:,.0f}/s | "
-            f"{ratio:.2f} |"
+            f"| {figures['database']} | {figures['webhook']:,.0f}/s | "
+            f"{figures['baseline']:,.0f}/s | {ratio:.2f} |"
         )
+        results.append(
+            row(
+                "Ingest",
+                f"{figures['database']}: signed webhook to committed ({args.count:,} mentions, "
+                f"{args.clients} clients)",
+                f"{figures['webhook']:,.0f}/s",
+                f"plain SQLAlchemy inserts {figures['baseline']:,.0f}/s; ratio {ratio:.2f}",
+            )
+        )
+    write_rows(args.json, results)
     assert Base  # the models are imported for their tables
 
 

@@ -6,7 +6,7 @@ cached the start a prompt shares with an earlier one, the way providers' prompt 
 static prefix is the start every prompt shares (guide, tone notes, rules, examples, schema); the
 goal is at least 80% of the prompt.
 
-    python bench/prompt_cost.py [--mentions 12]
+    python bench/prompt_cost.py [--mentions 12] [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_json_option, write_rows  # noqa: E402
+from bench.common import row as result_row  # noqa: E402
 from bot.drafting import draft_replies  # noqa: E402
 from bot.fakellm import FakeLlm, common_prefix, prompt_text  # noqa: E402
 from bot.llm import LlmClient, LlmSettings, Usage  # noqa: E402
@@ -93,7 +95,7 @@ def static_prefix(rows: list[Row]) -> int:
     return min(common_prefix(first, row.text) for row in rows[1:]) // 4 if len(rows) > 1 else 0
 
 
-def report(rows: list[Row]) -> None:
+def report(rows: list[Row]) -> list[dict]:
     static = static_prefix(rows)
     head = ("mention", "network", "dept", "calls", "prompt", "static", "static%", "cached")
     head += ("completion", "drafts", "tok/draft")
@@ -103,10 +105,10 @@ def report(rows: list[Row]) -> None:
         cells = (row.id, row.source, row.department, row.calls, row.prompt, static)
         cells += (f"{share:.0%}", row.cached, row.completion, row.drafts, f"{row.per_draft():.0f}")
         print(" | ".join(f"{c!s:>9}" for c in cells))
-    summarise(rows, static)
+    return summarise(rows, static)
 
 
-def summarise(rows: list[Row], static: int) -> None:
+def summarise(rows: list[Row], static: int) -> list[dict]:
     prompt = statistics.mean(r.prompt / r.calls for r in rows)
     share, later = static / prompt, rows[1:]
     cached = sum(r.cached for r in later) / max(sum(r.prompt for r in later), 1)
@@ -122,14 +124,24 @@ def summarise(rows: list[Row], static: int) -> None:
         f"{statistics.mean(r.prompt - r.cached + r.completion for r in later):.0f}",
     ]
     print("\n" + "\n".join(lines))
+    per = statistics.mean(r.prompt + r.completion for r in rows)
+    return [
+        result_row(
+            "Reply drafts (fake LLM)",
+            f"static prompt prefix share; tokens per suggestion ({len(rows)} mentions)",
+            f"{share:.1%}; {per:.0f} tokens",
+            f"goal {GOAL:.0%}: {verdict}; cached after the first {cached:.1%}",
+        )
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=12)
+    add_json_option(parser)
     args = parser.parse_args()
     with FakeLlm("obedient") as fake:
-        report(measure(pick(args.mentions), fake))
+        write_rows(args.json, report(measure(pick(args.mentions), fake)))
 
 
 if __name__ == "__main__":

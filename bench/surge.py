@@ -6,7 +6,8 @@ traffic goes on at its pace.
 Measured per mention: the detector alone (`observe`, pure), then `detect` with its unit of work
 on SQLite and on PostgreSQL (the alert, and the surge seen again once a minute, are written).
 
-    python bench/surge.py [--count 2000] [--postgres URL]   (--postgres "" skips PostgreSQL)
+    python bench/surge.py [--count 2000] [--postgres URL] [--json FILE]
+    (--postgres "" skips PostgreSQL)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import POSTGRES_URL, add_json_option, row, write_rows  # noqa: E402
 from bench.ingest import postgres_database  # noqa: E402
 from bot.db import make_engine, migrate, session_factory, unit_of_work  # noqa: E402
 from escalation.surge import Sighting, SurgeDetector, detect  # noqa: E402
@@ -87,7 +89,7 @@ def warmed(warm: list[Sighting]) -> SurgeDetector:
     return detector
 
 
-def figures(label: str, seconds: list[float], alerts: int) -> None:
+def figures(label: str, seconds: list[float], alerts: int) -> dict:
     per = sorted(s * 1e6 for s in seconds)
     p99 = per[int(len(per) * 0.99) - 1]
     mean, p50 = statistics.mean(per), statistics.median(per)
@@ -95,18 +97,24 @@ def figures(label: str, seconds: list[float], alerts: int) -> None:
         f"{label:<34} total {sum(seconds) * 1000:7.1f} ms | per mention (µs): mean {mean:6.1f}"
         f"  p50 {p50:6.1f}  p99 {p99:7.1f}  max {per[-1]:8.1f} | alerts {alerts}"
     )
+    return row(
+        "Surge detection",
+        f"{label}: per mention, mean / p99",
+        f"{mean:.0f} / {p99:.0f} µs",
+        f"{len(seconds):,} mentions in {sum(seconds) * 1000:.0f} ms; {alerts} alerts",
+    )
 
 
-def measure_pure(warm: list[Sighting], burst: list[Sighting]) -> None:
+def measure_pure(warm: list[Sighting], burst: list[Sighting]) -> dict:
     detector, seconds, alerts = warmed(warm), [], 0
     for s in burst:
         began = time.perf_counter()
         alerts += len(detector.observe(s, now=s.posted_at))
         seconds.append(time.perf_counter() - began)
-    figures("observe (pure, offered)", seconds, alerts)
+    return figures("observe (pure, offered)", seconds, alerts)
 
 
-def measure_db(label: str, url: str, warm: list[Sighting], burst: list[Sighting]) -> None:
+def measure_db(label: str, url: str, warm: list[Sighting], burst: list[Sighting]) -> dict:
     migrate(url)
     engine = make_engine(url)
     sessions, detector, seconds, alerts = session_factory(engine), warmed(warm), [], 0
@@ -116,28 +124,30 @@ def measure_db(label: str, url: str, warm: list[Sighting], burst: list[Sighting]
             alerts += len(detect(db=db, detector=detector, sighting=s, now=s.posted_at))
         seconds.append(time.perf_counter() - began)
     engine.dispose()
-    figures(f"detect + unit of work ({label})", seconds, alerts)
+    return figures(f"detect + unit of work ({label})", seconds, alerts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES_URL)
+    add_json_option(parser)
     args = parser.parse_args()
     warm, burst = streams(args.count)
     began = time.perf_counter()
     warmed(warm)
     print(f"{len(burst)} mentions in {BURST.seconds} s after {len(warm)} of warm-up")
     print(f"warm-up of {len(warm)} mentions: {(time.perf_counter() - began) * 1000:.1f} ms")
-    measure_pure(warm, burst)
+    found = [measure_pure(warm, burst)]
     with tempfile.TemporaryDirectory() as folder:
-        measure_db("SQLite", f"sqlite:///{folder}/bench.db", warm, burst)
+        found.append(measure_db("SQLite", f"sqlite:///{folder}/bench.db", warm, burst))
     if args.postgres:
         url, drop = postgres_database(args.postgres, "_surge")
         try:
-            measure_db("PostgreSQL", url, warm, burst)
+            found.append(measure_db("PostgreSQL", url, warm, burst))
         finally:
             drop()
+    write_rows(args.json, found)
 
 
 if __name__ == "__main__":

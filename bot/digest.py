@@ -12,6 +12,7 @@ same digest to whoever asks (handlers/social.py), without the chart.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -33,8 +34,8 @@ from escalation.kpis import KpiOptions, Window, cohort, compute_kpis
 from escalation.kpis import themes as frequent_terms
 from escalation.models import Mention
 from escalation.people import Directory
-from prompts.digest import render_themes_prompt, themes_problem
 from escalation.permissions import stranger_refusal
+from prompts.digest import render_themes_prompt, themes_problem
 
 log = logging.getLogger(__name__)
 HOLD = timedelta(minutes=2)  # at most this long for the chart and themes before the digest goes
@@ -74,6 +75,12 @@ def _options(payload: dict, org: Directory) -> KpiOptions:
         triage_department=policies.triage_department if policies else None,
         ignore_terms=frozenset(payload.get("ignore", ())),
     )
+
+
+# Digests drawn at once by one replica. Each holds the GIL for most of a second; fifty drawn
+# together (a team typing /social digest at 9:00) starved the threads that acknowledge
+# Slack's requests past its 3 seconds. The others wait here without holding the GIL.
+DRAWING = threading.BoundedSemaphore(2)
 
 
 class DigestDesk:
@@ -192,9 +199,10 @@ class DigestDesk:
         title = f"📊 Digest, {TITLES.get(period, 'the last 24 hours')}"
         departments = tuple(person.departments) or None
         payload = self.payload(start, end, timezone, departments, title)
-        payload["themes"] = self.themes(start, end, departments)
-        with self.sessions() as db:
-            return draw_digest(db, payload, self.directory, now)
+        with DRAWING:
+            payload["themes"] = self.themes(start, end, departments)
+            with self.sessions() as db:
+                return draw_digest(db, payload, self.directory, now)
 
     def payload(self, start, end, timezone, departments, title) -> dict:
         """What drawing a digest needs, as the outbox stores it (JSON)."""
