@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -145,6 +146,35 @@ class ServerProcess:
             except Exception:
                 self.process.kill()
         self.log.close()
+
+
+def replica_env(database_url: str, fake, config: Path, **settings: str) -> dict[str, str]:
+    """The environment of a replica (`ServerProcess`) on this test's database and fake Slack,
+    quick to deliver and to take over; `settings` add to it or override it."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "INGEST_SECRET": INGEST_SECRET,
+        "SLACK_API_URL": fake.url,
+        "DATABASE_URL": database_url,
+        "BOT_CONFIG": str(config),
+        "DELIVERY_LEASE_SECONDS": "2",
+        "DELIVERY_POLL_SECONDS": "0.1",
+        "CHANNEL_RATE_PER_SECOND": "40",
+        "CHANNEL_BURST": "5",
+    } | settings
+
+
+def outbox_id(call) -> int | None:
+    """The outbox job a Slack call was made for, from the metadata the bot attaches."""
+    return ((call.params.get("metadata") or {}).get("event_payload") or {}).get("outbox_id")
+
+
+def accepted_per_job(fake) -> Counter:
+    """How many messages Slack accepted for each outbox job (messages of no job left out)."""
+    return Counter(
+        job for call in fake.calls("chat.postMessage") if call.ok and (job := outbox_id(call))
+    )
 
 
 def with_agents(org, slack_ids):

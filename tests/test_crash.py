@@ -16,6 +16,7 @@ from tests.support import (
     example_config_file,
     mention_record,
     post_ingest,
+    replica_env,
     request,
     wait_until,
 )
@@ -26,18 +27,7 @@ MENTIONS = 200
 @pytest.fixture
 def serve_env(database_url, engine, fake_slack, tmp_path):
     assert engine is not None  # requested for its side effect: the tables start empty
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "INGEST_SECRET": INGEST_SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "DATABASE_URL": database_url,
-        "BOT_CONFIG": str(example_config_file(tmp_path)),
-        "DELIVERY_LEASE_SECONDS": "2",
-        "DELIVERY_POLL_SECONDS": "0.1",
-        "CHANNEL_RATE_PER_SECOND": "40",
-        "CHANNEL_BURST": "5",
-    }
+    return replica_env(database_url, fake_slack, example_config_file(tmp_path))
 
 
 def posted_handles(fake) -> list[str]:

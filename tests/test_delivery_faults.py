@@ -57,9 +57,10 @@ def test_outage_then_rate_limits_every_card_once_within_the_rate(start_replica, 
     assert busiest <= SLACK_BURST
 
 
-def test_slack_down_for_an_hour_loses_nothing(database_url, sessions, fake_slack):
+def three_cards_and_a_worker(database_url, sessions, fake_slack, clock) -> DeliveryWorker:
+    """A delivery worker on `clock` (slack-sdk does not retry: the worker does), once three
+    mentions have come in and queued their cards."""
     settings = replica_settings(database_url, fake_slack)
-    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     metrics = Metrics()
     ingestor = Ingestor(sessions, "social-triage", metrics, clock)
     worker = DeliveryWorker(
@@ -73,6 +74,12 @@ def test_slack_down_for_an_hour_loses_nothing(database_url, sessions, fake_slack
     )
     for n in range(3):
         ingestor.take(NewMention.model_validate_json(json.dumps(mention_record(n))))
+    return worker
+
+
+def test_slack_down_for_an_hour_loses_nothing(database_url, sessions, fake_slack):
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    worker = three_cards_and_a_worker(database_url, sessions, fake_slack, clock)
     fake_slack.outage(3600)
     for _ in range(120):  # an hour in 30-second steps
         worker.deliver_one()

@@ -18,24 +18,25 @@ import json
 import logging
 import re
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import DeliveryWorker, Pacing
 from bot.fakeslack import SlackDriver
-from bot.ingest import Ingestor
 from bot.logs import QUIET, SLACK_SDK_CLIENTS, quiet_libraries
-from bot.metrics import Metrics
-from bot.render import REDRAWS, Renderer
-from bot.runtime import slack_client
-from escalation.mentions import NewMention
+from bot.render import REDRAWS
 from escalation.models import Case, Nag, NagStatus, Outbox, OutboxStatus
-from tests.conftest import BACKEND, replica_settings
-from tests.support import ORG, SIGNING_SECRET, mention_record, post_ingest, wait_until
-from tests.test_delivery_faults import FakeClock
+from tests.conftest import BACKEND
+from tests.support import (
+    ORG,
+    SIGNING_SECRET,
+    accepted_per_job,
+    mention_record,
+    post_ingest,
+    wait_until,
+)
+from tests.test_delivery_faults import FakeClock, three_cards_and_a_worker
 from tests.test_workflow import PEOPLE
 
 AMIRA, BEN = PEOPLE["amira"], PEOPLE["ben"]
@@ -86,21 +87,8 @@ def check_logged_once(records, sessions) -> None:
 @pytest.mark.usefixtures("production_logging")
 def test_slack_down_is_logged_once_per_waiting_message(database_url, sessions, fake_slack, caplog):
     caplog.set_level(logging.DEBUG, logger="bot.delivery")
-    settings = replica_settings(database_url, fake_slack)
     clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
-    metrics = Metrics()
-    ingestor = Ingestor(sessions, TRIAGE, metrics, clock)
-    worker = DeliveryWorker(
-        sessions=sessions,
-        client=slack_client(settings, settings.slack_bot_token.get_secret_value(), retries=False),
-        renderer=Renderer(ORG.directory()),
-        metrics=metrics,
-        owner="test",
-        pacing=Pacing(rate=1.0, burst=3),
-        clock=clock,
-    )
-    for n in range(3):
-        ingestor.take(NewMention.model_validate_json(json.dumps(mention_record(n))))
+    worker = three_cards_and_a_worker(database_url, sessions, fake_slack, clock)
     fake_slack.outage(3600)
     for _ in range(40):  # twenty minutes in 30-second steps
         worker.deliver_one()
@@ -154,10 +142,6 @@ def waiting(sessions) -> list[str]:
         ]
 
 
-def outbox_id(call) -> int | None:
-    return ((call.params.get("metadata") or {}).get("event_payload") or {}).get("outbox_id")
-
-
 @pytest.mark.usefixtures("production_logging")
 @pytest.mark.skipif(BACKEND != "postgresql", reason="two real minutes: once per CI run")
 def test_slack_down_two_minutes_while_work_arrives(start_replica, fake_slack, sessions, caplog):
@@ -194,7 +178,7 @@ def test_slack_down_two_minutes_while_work_arrives(start_replica, fake_slack, se
     assert {job.status for job in jobs} == {OutboxStatus.SENT}, "none dead, none left"
     assert {nag.status for nag in nags} <= {NagStatus.SENT, NagStatus.CANCELLED}
     assert sum(nag.status == NagStatus.SENT for nag in nags) >= 5 * 3, "reminders were due"
-    posted = Counter(outbox_id(c) for c in fake_slack.calls("chat.postMessage") if c.ok)
+    posted = accepted_per_job(fake_slack)
     posts = [job.id for job in jobs if job.result_ts and job.kind not in REDRAWS]
     assert {job: posted[job] for job in posts} == dict.fromkeys(posts, 1), "each message once"
     assert set(posted) == set(posts)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from escalation.models import Nag, NagStatus, Outbox, OutboxKind, OutboxStatus
-from tests.support import ORG, mention_record, post_ingest, wait_until
+from tests.support import ORG, accepted_per_job, mention_record, post_ingest, wait_until
 
 MONDAY_10AM = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # London: GMT, everyone at work
 TRIAGE = "social-triage"
@@ -55,16 +55,6 @@ def nags(sessions) -> list[Nag]:
         return list(db.scalars(select(Nag).order_by(Nag.id)))
 
 
-def posted(fake) -> Counter:
-    """Messages Slack took for each outbox job, by the outbox id they carry."""
-    counts = Counter()
-    for call in fake.calls("chat.postMessage"):
-        payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-        if call.ok and "outbox_id" in payload:
-            counts[payload["outbox_id"]] += 1
-    return counts
-
-
 def card_job(sessions, n: int) -> int:
     """The outbox job of the card of `mention_record(n)`."""
     with sessions() as db:
@@ -94,7 +84,7 @@ def check_once(sessions, fake, up_to: datetime) -> None:
         jobs = db.scalars(select(Outbox).where(Outbox.kind == OutboxKind.NAG)).all()
         assert jobs and all(job.status == OutboxStatus.SENT for job in jobs)
         ids = [job.id for job in jobs]
-    counts = posted(fake)
+    counts = accepted_per_job(fake)
     assert {job: counts[job] for job in ids} == dict.fromkeys(ids, 1)
 
 
@@ -117,13 +107,13 @@ def test_reminders_once_across_a_jump_forward_and_back(start_replica, fake_slack
 
     # Back to 10:10: nothing is sent again, and a new mention's card is not held back by
     # the channel's pace, set on the clock that was two hours ahead.
-    sent_before = posted(fake_slack)  # cards and reminders
+    sent_before = accepted_per_job(fake_slack)  # cards and reminders
     clock.jump(MONDAY_10AM + timedelta(minutes=10))
     assert post_ingest(replica.url, mention_record(3)).status == 202
     wait_until(lambda: len(fake_slack.messages(TRIAGE)) == 4, timeout=10)
     time.sleep(1)
     new = Counter([card_job(sessions, 3)])
-    assert posted(fake_slack) == sent_before + new, "only the new card: nothing due again"
+    assert accepted_per_job(fake_slack) == sent_before + new, "only the new card: nothing due again"
     assert {nag.id for nag in later} <= {n.id for n in nags(sessions) if n.status == "pending"}
 
     # Forward again past everything: the waiting steps and the new case's go out, once each.

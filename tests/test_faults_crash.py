@@ -10,20 +10,19 @@ its thread (a thread's replies are not in the channel's history) and not post it
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
 from escalation.models import Outbox, OutboxStatus
 from tests.support import (
-    BOT_TOKEN,
-    INGEST_SECRET,
-    SIGNING_SECRET,
     ServerProcess,
+    accepted_per_job,
     fast_config_file,
     mention_record,
+    outbox_id,
     post_ingest,
+    replica_env,
     request,
     wait_until,
 )
@@ -35,34 +34,17 @@ SLOW_ANSWER = 8.0  # Slack posts the message at once and answers this much later
 @pytest.fixture
 def serve_env(database_url, engine, fake_slack, tmp_path):
     assert engine is not None  # requested for its side effect: the tables start empty
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "INGEST_SECRET": INGEST_SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "DATABASE_URL": database_url,
-        "BOT_CONFIG": str(fast_config_file(tmp_path)),
-        "DELIVERY_LEASE_SECONDS": "2",
-        "DELIVERY_POLL_SECONDS": "0.1",
-        "NAG_TICK_SECONDS": "0.2",
-        "CHANNEL_RATE_PER_SECOND": "40",
-        "CHANNEL_BURST": "5",
-        "UPDATE_RATE_PER_MINUTE": "3000",
-    }
-
-
-def outbox_id(call) -> int | None:
-    payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-    return payload.get("outbox_id")
+    return replica_env(
+        database_url,
+        fake_slack,
+        fast_config_file(tmp_path),
+        NAG_TICK_SECONDS="0.2",
+        UPDATE_RATE_PER_MINUTE="3000",
+    )
 
 
 def thread_posts(fake) -> list:
     return [c for c in fake.calls("chat.postMessage") if c.params.get("thread_ts")]
-
-
-def posted(fake) -> Counter:
-    """How many messages Slack took for each outbox job."""
-    return Counter(outbox_id(c) for c in fake.calls("chat.postMessage") if c.ok and outbox_id(c))
 
 
 def test_sigkill_while_posting_in_a_thread_posts_it_once(serve_env, fake_slack, sessions, tmp_path):
@@ -93,7 +75,7 @@ def test_sigkill_while_posting_in_a_thread_posts_it_once(serve_env, fake_slack, 
         assert request(f"{second.url}/healthz").status == 200
     finally:
         second.stop()
-    twice = {job: count for job, count in posted(fake_slack).items() if count > 1}
+    twice = {job: count for job, count in accepted_per_job(fake_slack).items() if count > 1}
     assert twice == {}, "no message posted twice"
     with sessions() as db:
         job = db.get_one(Outbox, killed)

@@ -29,7 +29,7 @@ from bot.runtime import build_replica
 from bot.settings import Settings
 from escalation.models import Case, Mention, Outbox, OutboxKind, OutboxStatus
 from tests.conftest import BACKEND, replica_settings
-from tests.support import ORG, mention_record, post_ingest, request, wait_until
+from tests.support import ORG, accepted_per_job, mention_record, post_ingest, request, wait_until
 
 MENTIONS = 80
 SENDERS = 4
@@ -188,7 +188,7 @@ def test_postgresql_restarting_under_load_loses_nothing(
         assert db.scalar(select(func.count()).select_from(Case)) == MENTIONS
         cards = select(func.count()).select_from(Outbox)
         assert db.scalar(cards.where(Outbox.kind == OutboxKind.TRIAGE_CARD)) == MENTIONS
-    posted = Counter(outbox_id(c) for c in fake_slack.calls("chat.postMessage") if c.ok)
+    posted = accepted_per_job(fake_slack)
     assert [job for job, count in posted.items() if count > 1] == [], "nothing posted twice"
 
     incidents = [body["id"] for status, body in answers if status == 503]
@@ -205,10 +205,6 @@ def paced():
     for n in range(MENTIONS):
         time.sleep(0.04)
         yield n
-
-
-def outbox_id(call) -> int | None:
-    return ((call.params.get("metadata") or {}).get("event_payload") or {}).get("outbox_id")
 
 
 def nothing_due(sessions) -> bool:

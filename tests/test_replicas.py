@@ -4,20 +4,18 @@ them is killed with SIGKILL in the middle."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
 from escalation.models import Nag, NagStatus, Outbox, OutboxKind, OutboxStatus
 from tests.support import (
-    BOT_TOKEN,
-    INGEST_SECRET,
-    SIGNING_SECRET,
     ServerProcess,
+    accepted_per_job,
     fast_config_file,
     mention_record,
     post_ingest,
+    replica_env,
     wait_until,
 )
 
@@ -30,36 +28,19 @@ MESSAGES_PER_CASE = (
 @pytest.fixture
 def replicas(database_url, engine, fake_slack, tmp_path):
     assert engine is not None  # requested for its side effect: the tables start empty
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "INGEST_SECRET": INGEST_SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "DATABASE_URL": database_url,
-        "BOT_CONFIG": str(fast_config_file(tmp_path)),
-        "NAG_TICK_SECONDS": "0.2",
-        "DELIVERY_POLL_SECONDS": "0.1",
-        "DELIVERY_LEASE_SECONDS": "2",
-        "CHANNEL_RATE_PER_SECOND": "40",
-        "CHANNEL_BURST": "5",
-        "UPDATE_RATE_PER_MINUTE": "3000",
-    }
+    env = replica_env(
+        database_url,
+        fake_slack,
+        fast_config_file(tmp_path),
+        NAG_TICK_SECONDS="0.2",
+        UPDATE_RATE_PER_MINUTE="3000",
+    )
     started = [
         ServerProcess(env | {"REPLICA_NAME": f"r{n}"}, tmp_path / f"r{n}.log") for n in range(3)
     ]
     yield started
     for replica in started:
         replica.stop()
-
-
-def reminder_messages(fake) -> Counter:
-    """How many messages Slack accepted for each reminder job (by the outbox id they carry)."""
-    counts = Counter()
-    for call in fake.calls("chat.postMessage"):
-        payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-        if call.ok and "outbox_id" in payload:
-            counts[payload["outbox_id"]] += 1
-    return counts
 
 
 def test_each_reminder_once_with_three_replicas_and_one_killed(replicas, fake_slack, sessions):
@@ -85,5 +66,5 @@ def test_each_reminder_once_with_three_replicas_and_one_killed(replicas, fake_sl
     with sessions() as db:
         jobs = [job.id for job in db.scalars(select(Outbox).where(Outbox.kind == OutboxKind.NAG))]
     assert len(jobs) == CASES * MESSAGES_PER_CASE
-    sent = reminder_messages(fake_slack)
+    sent = accepted_per_job(fake_slack)
     assert {job: sent[job] for job in jobs} == dict.fromkeys(jobs, 1)
