@@ -159,6 +159,16 @@ def opened(callback: str) -> Callable[[World, str, dict], bool]:
     return lambda world, user, _target: world.opened(user, callback)
 
 
+def submit(build, values: dict):
+    """Submit the modal `build(world, target)` draws, as the person would have it on screen."""
+
+    def act(world: World, user: str, target: dict):
+        world.show(user, build(world, target))
+        return world.driver.submit(user, values=values)
+
+    return act
+
+
 def fast_limits():
     """The fake Slack's pace for these tests: well above what they send."""
     return Limits(tiers=False, post_per_second_per_channel=500, post_burst_per_channel=50)

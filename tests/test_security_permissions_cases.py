@@ -22,6 +22,7 @@ from tests.security_matrix import (
     parse,
     run,
     start_world,
+    submit,
 )
 from tests.security_targets import (
     BILLING,
@@ -66,16 +67,6 @@ def click(action_id: str, *, where: str = "card", option=None):
         channel, ts = (TRIAGE, target["ts"]) if where == "card" else (BILLING, target["card"])
         chosen = option(target) if option else None
         return world.driver.click(user, channel, ts, action_id, option=chosen)
-
-    return act
-
-
-def submit(build, values: dict):
-    """Submit the modal `build(world, target)` draws, as the person would have it on screen."""
-
-    def act(world: World, user: str, target: dict):
-        world.show(user, build(world, target))
-        return world.driver.submit(user, values=values)
 
     return act
 

@@ -33,6 +33,7 @@ from tests.security_matrix import (
     parse,
     run,
     start_world,
+    submit,
 )
 from tests.security_targets import (
     RAPID_ROOM,
@@ -132,14 +133,6 @@ def command(name: str, text: str, where: str | None = None):
 def click(action_id: str, channel: str | None = None):
     def act(world: World, user: str, target: dict):
         return world.driver.click(user, channel or target["channel"], target["ts"], action_id)
-
-    return act
-
-
-def submit(build, values: dict):
-    def act(world: World, user: str, target: dict):
-        world.show(user, build(world, target))
-        return world.driver.submit(user, values=values)
 
     return act
 
