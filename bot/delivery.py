@@ -138,12 +138,15 @@ class DeliveryWorker:
         return 0.0
 
     def _take(self) -> tuple[Taken | None, float]:
+        """Lease the oldest due job whose channel has a slot. Oldest by id, not by due time: a
+        message that failed is due again when its channel opens again, and must go before the
+        ones queued behind it, or a channel's messages come out of order after an outage."""
         with unit_of_work(self.sessions) as db:
             now = self.clock()
             query = (
                 select(Outbox)
                 .where(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now)
-                .order_by(Outbox.due_at, Outbox.id)
+                .order_by(Outbox.id)
                 .limit(CANDIDATES)
                 .with_for_update(skip_locked=True)
             )

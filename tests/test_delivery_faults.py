@@ -77,6 +77,17 @@ def three_cards_and_a_worker(database_url, sessions, fake_slack, clock) -> Deliv
     return worker
 
 
+def test_a_message_that_failed_keeps_its_place_in_its_channel(database_url, sessions, fake_slack):
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    worker = three_cards_and_a_worker(database_url, sessions, fake_slack, clock)
+    fake_slack.fail(method="chat.postMessage", status=503, times=1)
+    worker.deliver_one()  # the first card fails: the channel waits a second or two
+    for _ in range(6):
+        clock.advance(timedelta(seconds=1))
+        worker.deliver_one()
+    assert handles(fake_slack) == ["user0", "user1", "user2"], "in the order they came"
+
+
 def test_slack_down_for_an_hour_loses_nothing(database_url, sessions, fake_slack):
     clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     worker = three_cards_and_a_worker(database_url, sessions, fake_slack, clock)
