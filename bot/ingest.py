@@ -39,6 +39,9 @@ from escalation.triage import Assessment, MentionFacts, TriageContext, TriageRul
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 MAX_SKEW_SECONDS = 300
+# How long a mention waits for the surge of its topic that another request is raising, so that
+# it joins the roll-up case instead of getting a card of its own (the surge commits in ms).
+SURGE_WAIT_SECONDS = 5.0
 UNIX_SECONDS = re.compile(r"[0-9]{1,20}")
 
 
@@ -104,6 +107,8 @@ class Ingestor:
     context: TriageContext = field(default_factory=TriageContext)
     detector: SurgeDetector = field(default_factory=SurgeDetector)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Volume surges detected and not committed yet, by topic: set once their roll-up case is.
+    raising: dict[str, threading.Event] = field(default_factory=dict)
 
     @classmethod
     def for_org(cls, org, sessions, metrics, clock, on_new=lambda: None) -> Ingestor:
@@ -129,6 +134,19 @@ class Ingestor:
         """
         assessment, now = self.assess(mention), self.clock()
         topic = self.detector.cluster(mention.text)
+        if topic:
+            self._await_surge(topic)
+        raised: list[str] = []
+        try:
+            mention_id, created = self._store(mention, assessment, topic, now, raised)
+        finally:  # committed or rolled back: the mentions waiting for its surge may go on
+            self._surges_settled(raised)
+        self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
+        if created:
+            self.on_new()
+        return mention_id, created
+
+    def _store(self, mention, assessment, topic, now, raised: list[str]) -> tuple[int, bool]:
         cooldown = self.detector.config.cooldown
         with unit_of_work(self.sessions) as db:
             into = roll_up_case(db=db, topic=topic, now=now, cooldown=cooldown) if topic else None
@@ -144,17 +162,33 @@ class Ingestor:
                 into_case=into,
             )
             if created:
-                self._watch(db, _sighting(mention_id, mention, assessment, now), now)
-        self.metrics.ingested.labels(mention.source, "new" if created else "duplicate").inc()
-        if created:
-            self.on_new()
+                self._watch(db, _sighting(mention_id, mention, assessment, now), now, raised)
         return mention_id, created
 
-    def _watch(self, db: Session, sighting: Sighting, now: datetime) -> None:
+    def _await_surge(self, topic: str) -> None:
+        """Wait while another request raises a volume surge of `topic`: it has decided, and
+        its roll-up case is about to be committed, which this mention then joins."""
+        with self.lock:
+            raising = self.raising.get(topic)
+        if raising is not None and not raising.wait(SURGE_WAIT_SECONDS):
+            log.warning("surge of %r not settled in %s s; going on", topic, SURGE_WAIT_SECONDS)
+
+    def _surges_settled(self, topics: list[str]) -> None:
+        with self.lock:
+            for topic in topics:
+                if (raising := self.raising.pop(topic, None)) is not None:
+                    raising.set()
+
+    def _watch(self, db: Session, sighting: Sighting, now: datetime, raised: list[str]) -> None:
         """Feed the surge detector; store and announce the alerts it calls for that are new.
-        A volume surge's roll-up case is the case of the mention that tipped it."""
+        A volume surge's roll-up case is the case of the mention that tipped it; its topic goes
+        into `raised` (for `_surges_settled`) until the transaction ends."""
         with self.lock:  # the detector is in memory, one caller at a time; no I/O under it
             alerts = self.detector.observe(sighting, now=now)
+            for alert in alerts:
+                if alert.kind == AlertKind.VOLUME and alert.topic not in self.raising:
+                    self.raising[alert.topic] = threading.Event()
+                    raised.append(alert.topic)
         for alert in alerts:
             surge = raise_once(db=db, alert=alert, cooldown=self.detector.config.cooldown)
             if surge is None:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count, cycle
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.db import unit_of_work
+from bot.ingest import Ingestor
+from bot.metrics import Metrics
+from escalation.mentions import NewMention
 from escalation.models import Mention
 from escalation.surge import (
     Alert,
@@ -31,7 +35,7 @@ from escalation.surge import (
     recent_sightings,
     topic_label,
 )
-from tests.support import ROOT
+from tests.support import ORG, ROOT, mention_record
 
 START = datetime(2026, 11, 9, 6, tzinfo=UTC)
 RECORDS = [
@@ -427,3 +431,45 @@ def test_the_open_surge_of_a_topic_is_its_roll_up_anchor_until_the_cooldown(sess
         assert open_surge(db=db, topic="place:leeds", now=last, cooldown=cooldown) is None
         later = surge.last_seen_at + cooldown
         assert open_surge(db=db, topic="place:hull", now=later, cooldown=cooldown) is None
+
+
+def test_mentions_that_come_while_a_surge_is_being_raised_join_its_roll_up(sessions):
+    """The request that tips a surge takes a moment to commit it; mentions of the topic that
+    come meanwhile wait for it and join the roll-up case instead of getting cards of their
+    own (on PostgreSQL they would not see the surge before its commit)."""
+    now = datetime.now(UTC)
+    clock = [now - timedelta(minutes=45)]  # the detector needs two windows of history
+    ingestor = Ingestor.for_org(ORG, sessions, Metrics(), lambda: clock[0])
+    meanwhile: list[threading.Thread] = []
+
+    def take(n: int, text: str = "@BrightwaveHelp Leeds is down again, LS6 has no broadband"):
+        record = mention_record(n, text=f"{text} ({n})", created_at=clock[0].isoformat())
+        ingestor.take(NewMention.model_validate_json(json.dumps(record)))
+
+    def slow_surge_commit(session) -> None:
+        tipping = any(isinstance(o, SurgeAlert) for o in session.identity_map.values())
+        if tipping and not meanwhile:
+            meanwhile.extend(threading.Thread(target=take, args=(100 + n,)) for n in range(5))
+            for thread in meanwhile:
+                thread.start()
+            time.sleep(1.0)  # they arrive while the surge is decided and not yet committed
+
+    take(99, "Thanks @BrightwaveHelp, all sorted now")
+    clock[0] = now
+    event.listen(sessions, "before_commit", slow_surge_commit)
+    try:
+        for n in range(30):
+            take(n)
+            if meanwhile:
+                break
+        for thread in meanwhile:
+            thread.join(timeout=30)
+    finally:
+        event.remove(sessions, "before_commit", slow_surge_commit)
+
+    assert meanwhile, "a surge was raised"
+    with sessions() as db:
+        roll_up = db.scalar(select(SurgeAlert.case_id))
+        late = [mention_record(100 + n)["external_id"] for n in range(5)]
+        cases = db.scalars(select(Mention.case_id).where(Mention.external_id.in_(late))).all()
+    assert cases == [roll_up] * 5
