@@ -132,13 +132,15 @@ def card_ts(fake, n: int) -> str | None:
 
 
 def waiting(sessions) -> list[str]:
-    """The reminders and messages due now and not yet done."""
+    """The reminders due now and not yet done, and every message not yet sent: those that
+    failed during the outage wait for their channel's backoff, due a while after it ended."""
     now = datetime.now(UTC)
     with sessions() as db:
         nags = select(Nag).where(Nag.status == NagStatus.PENDING, Nag.due_at <= now)
-        jobs = select(Outbox).where(Outbox.status == OutboxStatus.PENDING, Outbox.due_at <= now)
+        jobs = select(Outbox).where(Outbox.status == OutboxStatus.PENDING)
         return [f"nag {n.id} {n.step}" for n in db.scalars(nags)] + [
-            f"outbox {j.id} {j.kind} {j.channel} {j.last_error}" for j in db.scalars(jobs)
+            f"outbox {j.id} {j.kind} {j.channel} due {j.due_at:%H:%M:%S} {j.last_error}"
+            for j in db.scalars(jobs)
         ]
 
 
