@@ -146,7 +146,16 @@ class Ingestor:
             self.on_new()
         return mention_id, created
 
-    def _store(self, mention, assessment, topic, now, raised: list[str]) -> tuple[int, bool]:
+    def _store(
+        self,
+        mention: NewMention,
+        assessment: Assessment,
+        topic: str | None,
+        now: datetime,
+        raised: list[str],
+    ) -> tuple[int, bool]:
+        """Store the mention (into the roll-up case of its topic's surge, if one is on) and
+        watch it for surges, in one transaction."""
         cooldown = self.detector.config.cooldown
         with unit_of_work(self.sessions) as db:
             into = roll_up_case(db=db, topic=topic, now=now, cooldown=cooldown) if topic else None
