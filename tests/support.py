@@ -9,7 +9,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.config import load_org_config
@@ -146,6 +146,19 @@ class ServerProcess:
             except Exception:
                 self.process.kill()
         self.log.close()
+
+
+class ShiftedClock:
+    """The wall clock moved to `start`, running at real speed from there; `jump` moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.jump(start)
+
+    def jump(self, to: datetime) -> None:
+        self.offset = to - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 def replica_env(database_url: str, fake, config: Path, **settings: str) -> dict[str, str]:

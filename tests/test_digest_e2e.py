@@ -24,6 +24,7 @@ from escalation.models import Case, Deadline, Escalation, Mention, Outbox, Outbo
 from tests.support import (
     EXAMPLE_ORG,
     SIGNING_SECRET,
+    ShiftedClock,
     direct_messages,
     mention_record,
     post_ingest,
@@ -33,19 +34,6 @@ from tests.support import (
 SAM, NINA, AMIRA, BEN = "U0SAM0001", "U0NINA001", "U0AMIRA01", "U0BEN0001"
 PNG = b"\x89PNG\r\n\x1a\n"
 serial = itertools.count()
-
-
-class ShiftedClock:
-    """The wall clock moved to `start`, running at real speed from there; `jump` moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.jump(start)
-
-    def jump(self, to: datetime) -> None:
-        self.offset = to - datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 def utc(*args) -> datetime:

@@ -19,23 +19,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from escalation.models import Nag, NagStatus, Outbox, OutboxKind, OutboxStatus
-from tests.support import ORG, accepted_per_job, mention_record, post_ingest, wait_until
+from tests.support import (
+    ORG,
+    ShiftedClock,
+    accepted_per_job,
+    mention_record,
+    post_ingest,
+    wait_until,
+)
 
 MONDAY_10AM = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # London: GMT, everyone at work
 TRIAGE = "social-triage"
-
-
-class ShiftedClock:
-    """The wall clock moved to `start`, running at real speed from there; `jump` moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.jump(start)
-
-    def jump(self, to: datetime) -> None:
-        self.offset = to - datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 def hourly_org():
